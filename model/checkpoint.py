@@ -1,0 +1,114 @@
+"""One self-describing checkpoint file: ``.npz`` arrays plus embedded JSON metadata.
+
+Arrays: ``latent_<l>`` (N_l, N_{l-1}) float32 real-valued weights for each weight layer
+(the forward pass uses their signs: w >= 0 -> +1, w < 0 -> -1), ``fact`` (L,) float64.
+Metadata (``meta`` JSON): format, widths, thr, theta (integer thresholds), mode
+("binary" or "real"), encoding, training config, dataset and its file checksums, and the
+validation / test figures. Writes are atomic.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path
+
+FORMAT = "bs4nn-checkpoint/1"
+ENCODING = {"T": 256, "silent": 256, "rule": "s = 255 - p (pixel intensity p in 0..255)"}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is unreadable, truncated, or internally inconsistent."""
+
+
+def binarize(w: np.ndarray) -> np.ndarray:
+    """SPEC export convention: w >= 0 -> +1, w < 0 -> -1."""
+    return np.where(np.asarray(w) >= 0, 1, -1).astype(np.int8)
+
+
+def theta_from_fact(thr: float, fact: float) -> int:
+    """V > thr / fact for integer V is V >= floor(thr / fact) + 1."""
+    return int(np.floor(thr / fact)) + 1
+
+
+@dataclass
+class Checkpoint:
+    latent: list[np.ndarray]
+    fact: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def widths(self) -> list[int]:
+        return [self.latent[0].shape[1]] + [w.shape[0] for w in self.latent]
+
+    @property
+    def thetas(self) -> list[int]:
+        return [int(t) for t in self.meta["theta"]]
+
+    @property
+    def binary_weights(self) -> list[np.ndarray]:
+        return [binarize(w) for w in self.latent]
+
+    def save(self, path: str | Path) -> str:
+        """Write atomically; returns the file's sha256."""
+        meta = dict(self.meta, format=FORMAT, widths=self.widths, encoding=ENCODING)
+        arrays = {f"latent_{l}": np.asarray(w, np.float32) for l, w in enumerate(self.latent)}
+        arrays["fact"] = np.asarray(self.fact, np.float64)
+        arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, **arrays)
+        self.meta = meta
+        return file_sha256(path)
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Load and validate a checkpoint; any inconsistency raises CheckpointError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
+    if "meta" not in arrays:
+        raise CheckpointError(f"{path}: missing 'meta' entry; not a {FORMAT} file")
+    try:
+        meta = json.loads(arrays.pop("meta").tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: metadata is not valid JSON ({exc})") from exc
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    widths = meta.get("widths")
+    n = len(widths) - 1 if isinstance(widths, list) else -1
+    latent = []
+    for l in range(max(n, 0)):
+        key = f"latent_{l}"
+        if key not in arrays:
+            raise CheckpointError(f"{path}: missing array {key!r}")
+        w = arrays[key]
+        want = (widths[l + 1], widths[l])
+        if w.shape != want:
+            raise CheckpointError(f"{path}: {key} has shape {w.shape}, metadata widths say {want}")
+        if not np.isfinite(w).all():
+            raise CheckpointError(f"{path}: {key} holds non-finite values")
+        latent.append(w)
+    if n < 1:
+        raise CheckpointError(f"{path}: metadata 'widths' {widths!r} is not a list of >= 2 widths")
+    fact = arrays.get("fact")
+    theta = meta.get("theta")
+    if fact is None or fact.shape != (n,):
+        raise CheckpointError(f"{path}: 'fact' must have shape ({n},), got "
+                              f"{None if fact is None else fact.shape}")
+    if not isinstance(theta, list) or len(theta) != n or not all(isinstance(t, int) for t in theta):
+        raise CheckpointError(f"{path}: metadata 'theta' must be {n} integers, got {theta!r}")
+    return Checkpoint(latent, fact, meta)
