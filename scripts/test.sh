@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The test command: installs what is needed, then runs the default (fast) test suite.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m slow` for the long regressions.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+exec python -m pytest "$@"
