@@ -1,0 +1,91 @@
+"""S4NN-style real-valued forward pass (Kheradpisheh & Masquelier 2020, arXiv 1910.09495).
+
+Same encoding, same one-step-per-layer timing and same decision as the integer golden model
+(SPEC sections 2-4), but the weights stay real in the forward pass:
+
+    V_j(t) = sum_i w[j, i] * [s_i <= t],   s_j = 1 + first t in 0..255 with V_j(t) > thr / fact
+
+(strictly greater, as in the papers). This is a training/comparison mode only: the hardware
+runs the binary network (model.network). Potentials are float32; for the decision's
+tie-break they are rounded to a fixed-point integer (1/1024 units).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .decision import decide
+from .encoding import SILENT, T, encode_latency
+from .layer import LayerResult
+from .network import ForwardResult
+
+V_SCALE = 1024.0   # fixed-point scale for the decision's potential tie-break
+
+
+def real_layer_forward(s_in: np.ndarray, w: np.ndarray, threshold: float,
+                       chunk: int = 256) -> LayerResult:
+    """Spike times of one real-valued layer. s_in (B, N_in) in 0..256; w (N_out, N_in) float.
+
+    Returned v_cross / v_final are float32 (unlike the integer layer).
+    """
+    s_in = np.asarray(s_in, dtype=np.int16)
+    B, n_in = s_in.shape
+    w = np.asarray(w, np.float32)
+    if w.ndim != 2 or w.shape[1] != n_in:
+        raise ValueError(f"weights of shape {w.shape} do not match {n_in} inputs")
+    n_out = w.shape[0]
+    wt = np.ascontiguousarray(w.T)                                   # (N_in, N_out)
+    spikes = np.full((B, n_out), SILENT, np.int16)
+    v_cross = np.zeros((B, n_out), np.float32)
+    v_final = (s_in <= T - 1).astype(np.float32) @ wt                # (B, N_out)
+    for lo in range(0, B, chunk):
+        s = s_in[lo:lo + chunk]
+        order = np.argsort(s, axis=1, kind="stable")
+        s_sorted = np.take_along_axis(s, order, axis=1)
+        k_max = int((s_sorted < T - 1).sum(axis=1).max(initial=0))
+        if k_max == 0:
+            continue
+        order, s_sorted = order[:, :k_max], s_sorted[:, :k_max]
+        v = np.cumsum(wt[order], axis=1, dtype=np.float32)           # (b, K, N_out)
+        nxt = np.concatenate([s_sorted[:, 1:], np.full((len(s), 1), T, np.int16)], axis=1)
+        step_end = (s_sorted < T - 1) & (nxt != s_sorted)
+        crossed = (v > threshold) & step_end[:, :, None]
+        fired = crossed.any(axis=1)
+        first = crossed.argmax(axis=1)
+        t_cross = np.take_along_axis(s_sorted, first, axis=1)
+        vc = np.take_along_axis(v, first[:, None, :], axis=1)[:, 0, :]
+        spikes[lo:lo + chunk] = np.where(fired, t_cross + 1, SILENT)
+        v_cross[lo:lo + chunk] = np.where(fired, vc, 0)
+    return LayerResult(spikes, v_cross, v_final)
+
+
+def _fixed(v: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(v, np.float64) * V_SCALE).astype(np.int64)
+
+
+def real_forward_times(s_in: np.ndarray, weights, thresholds) -> ForwardResult:
+    """Real-valued network on input spike times (B, N0); thresholds are thr / fact per layer."""
+    if len(weights) != len(thresholds):
+        raise ValueError(f"{len(weights)} weight matrices but {len(thresholds)} thresholds")
+    spikes, s = [], s_in
+    for w, th in zip(weights, thresholds):
+        r = real_layer_forward(s, w, float(th))
+        spikes.append(r.spikes)
+        s = r.spikes
+    d = decide(r.spikes, _fixed(r.v_cross), _fixed(r.v_final))
+    return ForwardResult(spikes, r.v_cross, r.v_final, d)
+
+
+def real_forward(images: np.ndarray, weights, thresholds, batch: int = 2000) -> ForwardResult:
+    """Real-valued network on uint8 images (B, N0), in batches."""
+    from .decision import Decision
+    parts = [real_forward_times(encode_latency(images[i:i + batch]), weights, thresholds)
+             for i in range(0, len(images), batch)]
+    if len(parts) == 1:
+        return parts[0]
+    cat = np.concatenate
+    d = [p.decision for p in parts]
+    return ForwardResult(
+        [cat([p.spikes[l] for p in parts]) for l in range(len(parts[0].spikes))],
+        cat([p.v_cross for p in parts]), cat([p.v_final for p in parts]),
+        Decision(*(cat([getattr(x, f) for x in d])
+                   for f in ("label", "step", "tie", "no_spike", "winners"))))
