@@ -246,6 +246,9 @@ def build_export(ck_path: Path, n_vectors: int | None, data_dir, dataset: str | 
     weights = check_network(ck.binary_weights, ck.thetas)
     thetas = ck.thetas
     widths = ck.widths
+    if len(weights) < 2:
+        raise ValueError(f"{ck_path}: {len(weights)} weight layer; the artifact format needs >= 2 "
+                         "(with one layer, V(255) of the output would count the dropped pixels)")
     if widths[0] != 784:
         raise ValueError(f"input width {widths[0]}: the datasets have 784 pixels")
     name = dataset or ck.meta.get("dataset")
@@ -275,6 +278,7 @@ def build_export(ck_path: Path, n_vectors: int | None, data_dir, dataset: str | 
     keys = list(vector_spec(widths, n))
     manifest = {
         "schema": SCHEMA,
+        "generator": "python -m export.weights",
         "widths": widths,
         "layers": layers,
         "encoding": ENCODING,
@@ -320,6 +324,22 @@ def _existing_state(out: Path, files: dict[str, bytes]) -> str:
     except ArtifactError:
         return "different"
     return "identical" if {q.name for q in out.iterdir()} == set(files) else "different"
+
+
+def refuse_early(out: Path, ck_path: Path, n_vectors: int | None) -> None:
+    """Refuse before the heavy work when DIR plainly holds something else."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return
+    msg = (f"{out} already holds a different export (or other files); "
+           "pass --force to replace it")
+    try:
+        m = json.loads((out / MANIFEST).read_text())
+        same = (m["source"]["sha256"] == file_sha256(ck_path) and
+                m["vectors"]["vectors"]["count"] == (n_vectors or m["accuracy"]["count"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        same = not ck_path.is_file()     # let the checkpoint error speak first
+    if not same:
+        raise FileExistsError(msg)
 
 
 def write_dir(out: Path, files: dict[str, bytes], force: bool) -> str:
@@ -422,6 +442,8 @@ def main(argv=None) -> int:
             print(f"check ok: {a.check} ROMs match {a.checkpoint} bit for bit")
             return 0
         out = a.out or Path("artifacts") / a.checkpoint.stem
+        if not a.force:
+            refuse_early(out, a.checkpoint, a.vectors)
         files, s = build_export(a.checkpoint, a.vectors, a.data_dir, a.dataset,
                                 progress=not a.quiet)
         what = write_dir(out, files, a.force)
