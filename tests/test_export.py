@@ -300,3 +300,21 @@ def test_stress_against_literal_loop(authors_dir):
     label, step = naive_decide(x, v_cross, v)
     assert (s["label"] == label).all() and (s["step"] == step).all()
     assert (s["v_final"] == v).all()
+
+
+def test_stress_tie_search_when_test_set_has_none(r3_ckpt):
+    """With no tie (and no no-spike) among the 'test' images, ties are found by search."""
+    ck = load_checkpoint(r3_ckpt)
+    rng = np.random.default_rng(5)
+    imgs = (rng.integers(0, 256, (50, 784)) * (rng.random((50, 784)) < 0.2)).astype(np.uint8)
+    g = exporter.run_golden(imgs, ck.binary_weights, ck.thetas)
+    g["tie"][:] = False
+    g["no_spike"][:] = False
+    s_img, s_lab, meta = exporter.build_stress(ck.binary_weights, ck.thetas, imgs,
+                                               np.zeros(50, np.uint8), g)
+    cases = [m["case"] for m in meta]
+    assert "tie_search" in cases and "no_spike_test" not in cases
+    gs = exporter.run_golden(s_img, ck.binary_weights, ck.thetas)
+    assert gs["tie"][cases.index("tie_search")]
+    assert gs["no_spike"][cases.index("all_zero")]
+    assert s_lab[cases.index("tie_search")] == -1
