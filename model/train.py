@@ -56,6 +56,7 @@ class TrainConfig:
     init_out: float = 48.0       # W ~ U[0, init) for the output layer
     no_spike: str = "none"       # "none" (reference: learn nothing) or "s4nn"
     real: bool = False
+    optimizer: str = "sgd"       # "sgd" (reference) or "adam" (lr is then Adam's step size)
     seed: int = 0
     val_size: int = 5000
     max_minutes: float = 0.0     # 0 = no time budget
@@ -75,6 +76,24 @@ class Net:
             hi = cfg.init_out if l == L - 1 else cfg.init_hidden
             self.W.append(rng.uniform(0.0, hi, (widths[l + 1], widths[l])).astype(np.float32))
         self.fact = np.full(L, cfg.fact0, np.float64)
+        self.adam = [(np.zeros_like(w), np.zeros_like(w)) for w in self.W]
+        self.steps = 0
+
+    def update(self, dWs, dfs, lr: float, lr_f: float, optimizer: str = "sgd",
+               b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> None:
+        """Gradient step on the latent weights (SGD or Adam) and SGD on fact."""
+        self.steps += 1
+        for l, dW in enumerate(dWs):
+            if optimizer == "adam":
+                m, v = self.adam[l]
+                m *= b1; m += (1 - b1) * dW
+                v *= b2; v += (1 - b2) * dW * dW
+                mh = m / (1 - b1 ** self.steps)
+                vh = v / (1 - b2 ** self.steps)
+                self.W[l] -= np.float32(lr) * mh / (np.sqrt(vh) + eps)
+            else:
+                self.W[l] -= np.float32(lr) * dW
+            self.fact[l] = max(self.fact[l] - lr_f * dfs[l], 1e-3)
 
     @property
     def thetas(self) -> list[int]:
@@ -206,9 +225,7 @@ def train_step(net: Net, images: np.ndarray, labels: np.ndarray, cfg: TrainConfi
     else:
         d = decide(r.spikes, r.v_cross, r.v_final)
     dWs, dfs, loss = backward(net, s_in, layers, labels, cfg)
-    for l in range(len(net.W)):
-        net.W[l] -= np.float32(lr) * dWs[l]
-        net.fact[l] = max(net.fact[l] - lr_f * dfs[l], 1e-3)
+    net.update(dWs, dfs, lr, lr_f, cfg.optimizer)
     acc = float((d.label == labels).mean())
     return loss, acc
 
@@ -330,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-hidden", type=float, default=d.init_hidden)
     p.add_argument("--init-out", type=float, default=d.init_out)
     p.add_argument("--fact0", type=float, default=d.fact0)
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default=d.optimizer)
     p.add_argument("--real", action="store_true", help="S4NN-style real-valued weights in the forward")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--val-size", type=int, default=d.val_size)
@@ -345,7 +363,7 @@ def main(argv=None) -> None:
     cfg = TrainConfig(dataset=a.dataset, hidden=list(a.hidden), epochs=a.epochs,
                       batch_size=a.batch_size, lr=a.lr, lr_f=a.lr_f, lr_min_frac=a.lr_min_frac,
                       gamma=a.gamma, no_spike=a.no_spike, init_hidden=a.init_hidden,
-                      init_out=a.init_out, fact0=a.fact0, real=a.real, seed=a.seed,
+                      init_out=a.init_out, fact0=a.fact0, real=a.real, optimizer=a.optimizer, seed=a.seed,
                       val_size=a.val_size, max_minutes=a.max_minutes, train_subset=a.train_subset)
     out = a.out or f"runs/{a.dataset}{'-real' if a.real else ''}.npz"
     ck, hist = train(cfg, a.data_dir, out, progress=not a.no_progress,

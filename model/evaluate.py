@@ -1,0 +1,78 @@
+"""Test-set figures of a checkpoint under the SPEC's numerics (sections 2-4).
+
+    python -m model.evaluate runs/mnist.npz [--data-dir DIR] [--json]
+
+Reports strict accuracy (the decision the hardware outputs), paper accuracy (a tie that
+contains the label counts as correct), the number of ties and of images with no output
+spike, and the mean number of spikes per image in each layer. Binary checkpoints run the
+integer golden model (model.network) on the weights' signs and the integer thresholds;
+"real" checkpoints run the S4NN-style real-valued forward (model.realvalued).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .data import DataError, load
+from .decision import accuracy
+from .encoding import SILENT
+from .network import forward
+from .realvalued import real_forward
+
+
+def evaluate_checkpoint(path, data_dir=None, split: str = "test") -> dict:
+    """Figures for checkpoint ``path`` on the dataset its metadata names."""
+    ck = load_checkpoint(path)
+    mode = ck.meta.get("mode", "binary")
+    name = ck.meta.get("dataset", "mnist")
+    ds = load(name, data_dir)
+    part = getattr(ds, split)
+    t0 = time.time()
+    if mode == "binary":
+        f = forward(part.images, ck.binary_weights, ck.thetas)
+    elif mode == "real":
+        thr = ck.meta.get("thr", [100.0] * len(ck.latent))
+        f = real_forward(part.images, ck.latent, [t / fa for t, fa in zip(thr, ck.fact)])
+    else:
+        raise CheckpointError(f"{path}: unknown mode {mode!r} (expected 'binary' or 'real')")
+    dt = time.time() - t0
+    strict, paper = accuracy(f.decision, part.labels)
+    return {"checkpoint": str(path), "dataset": name, "split": split, "mode": mode,
+            "widths": ck.widths, "theta": ck.thetas, "n": len(part),
+            "strict": round(strict, 6), "paper": round(paper, 6),
+            "ties": int(f.decision.tie.sum()), "no_spike": int(f.decision.no_spike.sum()),
+            "mean_spikes": [round(float((s < SILENT).sum()) / len(part), 3) for s in f.spikes],
+            "seconds": round(dt, 2), "images_per_second": round(len(part) / max(dt, 1e-9), 1)}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("--data-dir", default=None, help="folder with the IDX .gz files (or env BS4NN_DATA)")
+    p.add_argument("--split", choices=("test", "val"), default="test")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    a = p.parse_args(argv)
+    try:
+        r = evaluate_checkpoint(a.checkpoint, a.data_dir, a.split)
+    except (CheckpointError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if a.json:
+        print(json.dumps(r, sort_keys=True))
+    else:
+        print(f"{r['checkpoint']}: {r['dataset']} {r['split']} ({r['n']} images), {r['mode']} "
+              f"{r['widths']} theta {r['theta']}\n"
+              f"  strict accuracy {r['strict']:.4f}   paper accuracy {r['paper']:.4f}\n"
+              f"  ties {r['ties']}   no output spike {r['no_spike']}\n"
+              f"  mean spikes per image per layer {r['mean_spikes']}   "
+              f"({r['images_per_second']:.0f} images/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
