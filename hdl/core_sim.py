@@ -1,0 +1,77 @@
+"""Run BS4NNCore in the Amaranth simulator on a list of images' events (tests, benchmarks).
+
+    results = simulate(core, [(times, addrs), ...], full=True, debug=True)
+    results[n] = {"label", "step", "tie", "no_spike", "cycles", "times": [...],
+                  "spikes": [(layer, neuron, time), ...]}
+
+The driver keeps `i_event.valid` high whenever it has an event (no bubbles) and holds
+`o_result.ready` / `o_spike.ready` at 1, so `cycles` is what hdl/cycle_model.py predicts.
+"""
+from __future__ import annotations
+
+from amaranth.sim import Simulator
+
+
+def simulate(core, images, *, full: bool = True, debug: bool = False,
+             max_cycles: int = 1_000_000, vcd: str | None = None) -> list[dict]:
+    """images: list of (times, addrs) sequences (at least one event each)."""
+    results: list[dict] = []
+
+    async def bench(ctx):
+        ev = core.i_event
+        ctx.set(core.full, int(full))
+        ctx.set(core.debug, int(debug))
+        ctx.set(core.o_result.ready, 1)
+        ctx.set(core.o_spike.ready, 1)
+        for times, addrs in images:
+            events = [(int(t), int(a)) for t, a in zip(times, addrs)]
+            if not events:
+                raise ValueError("an image needs at least one event")
+            k, spikes, n = 0, [], 0
+            while True:
+                if k < len(events):
+                    t, a = events[k]
+                    ctx.set(ev.valid, 1)
+                    ctx.set(ev.payload.time, t)
+                    ctx.set(ev.payload.addr, a)
+                    ctx.set(ev.payload.last, int(k == len(events) - 1))
+                else:
+                    ctx.set(ev.valid, 0)
+                _, _, ready, rv, res, sv, sp = await ctx.tick().sample(
+                    ev.ready, core.o_result.valid, core.o_result.payload,
+                    core.o_spike.valid, core.o_spike.payload)
+                if ready and k < len(events):
+                    k += 1
+                if sv:
+                    spikes.append((int(sp.layer), int(sp.neuron), int(sp.time)))
+                if rv:
+                    results.append({
+                        "label": int(res.label), "step": int(res.step), "tie": bool(res.tie),
+                        "no_spike": bool(res.no_spike), "cycles": int(res.cycles),
+                        "times": [int(res.times[j]) for j in range(len(res.times))],
+                        "spikes": spikes})
+                    break
+                n += 1
+                if n > max_cycles:
+                    raise RuntimeError(f"image {len(results)}: no result after {n} cycles")
+            # Drain the rest of the image (early decision) before the next one.
+            while k < len(events):
+                t, a = events[k]
+                ctx.set(ev.valid, 1)
+                ctx.set(ev.payload.time, t)
+                ctx.set(ev.payload.addr, a)
+                ctx.set(ev.payload.last, int(k == len(events) - 1))
+                _, _, ready = await ctx.tick().sample(ev.ready)
+                if ready:
+                    k += 1
+            ctx.set(ev.valid, 0)
+
+    sim = Simulator(core)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()
+    return results
