@@ -1,0 +1,131 @@
+"""Training: the training forward is the integer contract, the backward matches the rule's
+definition, and a short run learns and writes a loadable checkpoint."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.checkpoint import binarize, load_checkpoint, theta_from_fact
+from model.data import load
+from model.encoding import SILENT, T, encode_latency
+from model.layer import layer_forward
+from model.network import forward_times
+from model.realvalued import real_layer_forward
+from model.train import Net, TrainConfig, backward, grad_sparse_inputs, targets, train
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("BS4NN_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    if not DATA.exists():
+        pytest.skip(f"no dataset at {DATA} (set BS4NN_DATA)")
+    return load("mnist", DATA, download=False)
+
+
+def _net(rng, widths=(784, 600, 10)):
+    cfg = TrainConfig(hidden=list(widths[1:-1]))
+    net = Net(widths, cfg, rng)
+    # Mixed signs so that the forward is not trivial, thresholds as a trained net has.
+    net.W = [rng.normal(0.3, 1.0, w.shape).astype(np.float32) for w in net.W]
+    net.fact = np.array([4.037, 9.065][:len(net.W)] + [6.0] * (len(net.W) - 2))
+    return net
+
+
+@pytest.mark.parametrize("widths", [(784, 600, 10), (784, 100, 50, 10)])
+def test_training_forward_is_the_integer_golden_forward(mnist, widths):
+    rng = np.random.default_rng(1)
+    net = _net(rng, widths)
+    s_in = encode_latency(mnist.train.images[:200])
+    gold = forward_times(s_in, [binarize(w) for w in net.W],
+                         [theta_from_fact(100.0, f) for f in net.fact])
+    mine = net.forward_times(s_in)
+    layers = net.layers(s_in)
+    for l in range(len(widths) - 1):
+        np.testing.assert_array_equal(mine.spikes[l], gold.spikes[l])
+        np.testing.assert_array_equal(layers[l].spikes, gold.spikes[l])
+    np.testing.assert_array_equal(mine.label, gold.label)
+    assert (gold.spikes[0] < SILENT).any() and (gold.spikes[0] == SILENT).any()
+
+
+def test_real_forward_with_binary_weights_matches_integer_layer(mnist):
+    rng = np.random.default_rng(2)
+    w = np.where(rng.random((300, 784)) < 0.6, 1, -1).astype(np.int8)
+    s_in = encode_latency(mnist.train.images[:100])
+    for theta in (5, 25):
+        a = layer_forward(s_in, w, theta)
+        b = real_layer_forward(s_in, w.astype(np.float32), theta - 0.5)  # V > theta-0.5
+        np.testing.assert_array_equal(a.spikes, b.spikes)
+        np.testing.assert_array_equal(a.v_final, b.v_final.astype(np.int16))
+
+
+def test_sparse_gradient_equals_definition():
+    rng = np.random.default_rng(3)
+    B, n_in, n_out = 16, 50, 30
+    s_in = rng.integers(0, 257, (B, n_in)).astype(np.int16)
+    s_in[:, :10] = 255                                   # zero pixels
+    s_out = rng.integers(0, 257, (B, n_out)).astype(np.int16)
+    s_out[:, :5] = SILENT
+    e = rng.standard_normal((B, n_out)).astype(np.float32)
+    H = (s_in[:, None, :] < s_out[:, :, None]).astype(np.float32)      # (B, N_out, N_in)
+    want = np.einsum("bj,bji->ji", e, H)
+    np.testing.assert_allclose(grad_sparse_inputs(s_in, s_out, e), want, rtol=1e-5, atol=1e-5)
+
+
+def test_targets_rule():
+    o = np.array([[30, 30, 40, 100, 256],       # tie between label 0 and 1
+                  [50, 20, 21, 256, 256],       # label 0 late, 2 inside the margin
+                  [256, 256, 256, 256, 256]])   # nothing fired
+    y = np.array([0, 0, 1])
+    t = targets(o, y, gamma=5)
+    np.testing.assert_array_equal(t[0], [30, 35, 40, 100, 256])
+    np.testing.assert_array_equal(t[1], [20, 25, 25, 256, 256])
+    np.testing.assert_array_equal(t[2], [T] * 5)
+    t4 = targets(o, y, gamma=5, no_spike="s4nn")
+    np.testing.assert_array_equal(t4[2], [256, 251, 256, 256, 256])
+
+
+def test_backward_errors_are_normalised_and_point_the_right_way(mnist):
+    rng = np.random.default_rng(4)
+    net = _net(rng)
+    s_in = encode_latency(mnist.train.images[:64])
+    y = mnist.train.labels[:64].astype(np.int64)
+    layers = net.layers(s_in)
+    cfg = TrainConfig(gamma=5, no_spike="s4nn")
+    dWs, dfs, loss = backward(net, s_in, layers, y, cfg)
+    assert [d.shape for d in dWs] == [w.shape for w in net.W]
+    assert loss > 0 and all(np.isfinite(d).all() for d in dWs)
+    # A label neuron that should fire earlier gets a negative error, i.e. its weights from
+    # earlier inputs grow under W -= lr * dW.
+    o = layers[-1].spikes
+    late = np.flatnonzero(o[np.arange(64), y] > o.min(axis=1))
+    assert len(late) > 0
+    b = late[0]
+    one = backward(net, s_in[b:b + 1], [type(r)(r.spikes[b:b + 1], r.v_cross[b:b + 1],
+                                               r.v_final[b:b + 1]) for r in layers], y[b:b + 1], cfg)[0]
+    assert (one[1][y[b]] <= 0).all() and (one[1][y[b]] < 0).any()
+
+
+def test_short_training_run_learns_and_saves(mnist, tmp_path):
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=1.0, gamma=5, no_spike="s4nn",
+                      val_size=500, train_subset=2000, hidden=[100])
+    out = tmp_path / "small.npz"
+    ck, hist = train(cfg, DATA, out, progress=False, log=lambda s: None)
+    assert len(hist) == 2
+    assert hist[-1]["loss"] < hist[0]["loss"]
+    assert max(h["val_strict"] for h in hist) > 0.5           # chance is 0.1
+    assert ck.meta["test"]["strict"] > 0.5
+    back = load_checkpoint(out)
+    assert back.widths == [784, 100, 10]
+    assert back.thetas == [theta_from_fact(100.0, f) for f in back.fact]
+    assert back.meta["mode"] == "binary" and back.meta["dataset"] == "mnist"
+    assert back.meta["data_sha256"] == mnist.sha256
+    assert back.meta["val"]["strict"] == max(h["val_strict"] for h in hist)
+    assert out.with_suffix(".png").stat().st_size > 1000
+    # The saved weights reproduce the recorded test figure under the golden model.
+    f = forward_times(encode_latency(mnist.test.images), back.binary_weights, back.thetas)
+    assert float((f.label == mnist.test.labels).mean()) == pytest.approx(back.meta["test"]["strict"], abs=1e-6)
