@@ -129,3 +129,24 @@ def test_short_training_run_learns_and_saves(mnist, tmp_path):
     # The saved weights reproduce the recorded test figure under the golden model.
     f = forward_times(encode_latency(mnist.test.images), back.binary_weights, back.thetas)
     assert float((f.label == mnist.test.labels).mean()) == pytest.approx(back.meta["test"]["strict"], abs=1e-6)
+
+
+def test_vectorised_step_equals_literal_per_sample_rule(mnist):
+    from model.reference_rule import literal_forward, literal_step
+    from model.train import train_step
+    rng = np.random.default_rng(5)
+    net = _net(rng, (784, 60, 10))
+    net.fact = np.array([4.037, 3.0])
+    cfg = TrainConfig(gamma=3, no_spike="s4nn")
+    for k in range(3):
+        x, y = mnist.train.images[k], int(mnist.train.labels[k])
+        W = [w.astype(np.float64) for w in net.W]
+        fact = net.fact.copy()
+        lit = literal_step(W, fact, x, y, lr=0.5, lr_f=0.01, gamma=3, no_spike="s4nn")
+        fw = net.forward_times(encode_latency(x[None]))
+        for l in range(2):                      # time-stepped forward == integer contract
+            np.testing.assert_array_equal(fw.spikes[l][0], lit[l])
+        train_step(net, x[None], np.array([y]), cfg, lr=0.5, lr_f=0.01)
+        for l in range(2):
+            np.testing.assert_allclose(net.W[l], W[l], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(net.fact, fact, rtol=1e-9)
