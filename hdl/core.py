@@ -346,7 +346,7 @@ class BS4NNCore(wiring.Component):
                     m.d.comb += [self.o_spike.valid.eq(1), sp.layer.eq(l),
                                  sp.neuron.eq(found[l][1]), sp.time.eq(rep_t[l])]
                     with m.If(self.o_spike.ready):
-                        m.d.sync += rep[l].bit_select(found[l][1], 1).eq(0)
+                        m.d.sync += rep[l].eq(rep[l] & (rep[l] - 1))   # clear the lowest set bit
                 first = first & ~found[l][0]
 
         # ---------------------------------------------------------------- result
