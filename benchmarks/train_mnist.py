@@ -1,0 +1,123 @@
+"""Training throughput and time-to-accuracy of model.train, against the literal rule.
+
+    python benchmarks/train_mnist.py --data-dir ../shared/data --checkpoint runs/mnist.npz \
+        --out benchmarks/results/train_mnist.txt
+
+1. Throughput, side by side from the same initial network (the reference initialisation)
+   on the same images: the literal per-sample, time-stepped rule (model.reference_rule,
+   what the authors' notebook does) on --literal-samples images, and the vectorised
+   mini-batch trainer (model.train) on --vector-samples images. Prints samples/s, the
+   ratio between them, and the ratio against SPEC's 30 s per 1,000 samples.
+2. Time-to-accuracy of a finished run: the per-epoch history stored in the checkpoint's
+   metadata (validation strict / paper accuracy against training seconds), and its test
+   figures.
+The machine is shared, so figures measured here carry the load of the moment (printed).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+# One BLAS thread: on a shared 2-core machine threaded OpenBLAS spin-waits and the
+# literal rule's 256 mat-vecs per layer become 30x slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model.checkpoint import load_checkpoint  # noqa: E402
+from model.data import load  # noqa: E402
+from model.reference_rule import literal_step  # noqa: E402
+from model.train import Net, TrainConfig, train_step  # noqa: E402
+
+REFERENCE_S_PER_1000 = 30.0   # SPEC section 5
+
+
+def throughput(ds, cfg: TrainConfig, n_literal: int, n_vector: int, log) -> dict:
+    x, y = ds.train.images, ds.train.labels.astype(np.int64)
+    widths = [784, *cfg.hidden, 10]
+    net = Net(widths, cfg, np.random.default_rng(cfg.seed))
+    W = [w.astype(np.float32).copy() for w in net.W]
+    fact = net.fact.copy()
+    t = time.perf_counter()
+    for k in range(n_literal):
+        literal_step(W, fact, x[k], int(y[k]), cfg.lr, cfg.lr_f, cfg.gamma, cfg.no_spike)
+    lit = n_literal / (time.perf_counter() - t)
+    log(f"literal per-sample rule : {n_literal:6d} samples, {lit:8.1f} samples/s "
+        f"({1000 / lit:.1f} s per 1,000)")
+    B = cfg.batch_size
+    t = time.perf_counter()
+    for lo in range(0, n_vector, B):
+        train_step(net, x[lo:lo + B], y[lo:lo + B], cfg, cfg.lr, cfg.lr_f)
+    vec = n_vector / (time.perf_counter() - t)
+    log(f"vectorised trainer (B={B}): {n_vector:6d} samples, {vec:8.1f} samples/s "
+        f"({1000 / vec:.2f} s per 1,000)")
+    ref = 1000 / REFERENCE_S_PER_1000
+    log(f"ratio vs literal rule measured here : {vec / lit:6.1f}x")
+    log(f"ratio vs SPEC reference (30 s/1,000): {vec / ref:6.1f}x")
+    return {"literal": lit, "vector": vec}
+
+
+def time_to_accuracy(path: Path, log) -> None:
+    ck = load_checkpoint(path)
+    m = ck.meta
+    log(f"run {path}: {m['dataset']} {ck.widths} {m['mode']}, config "
+        + ", ".join(f"{k}={m['config'][k]}" for k in ("batch_size", "lr", "lr_f", "gamma",
+                                                     "no_spike", "optimizer", "max_minutes")
+                    if k in m["config"]))
+    log(" epoch  train_s  elapsed_s  samples  val_strict  val_paper  theta")
+    for h in m["history"]:
+        log(f" {h['epoch']:5d}  {h['train_s']:7.0f}  {h['elapsed_s']:9.0f}  {h['samples']:7d}"
+            f"  {h['val_strict']:10.4f}  {h['val_paper']:9.4f}  {h['theta']}")
+    for goal in (0.90, 0.95, 0.96, 0.97):
+        hit = [h for h in m["history"] if h["val_strict"] >= goal]
+        log(f" val strict >= {goal:.2f}: " + (f"after {hit[0]['elapsed_s']:.0f} s (epoch "
+                                              f"{hit[0]['epoch']})" if hit else "not reached"))
+    t = m["test"]
+    log(f" selected epoch {m['selected_epoch']}: val strict {m['val']['strict']:.4f}; TEST strict "
+        f"{t['strict']:.4f} paper {t['paper']:.4f} ties {t['ties']} no-spike {t['no_spike']} "
+        f"mean spikes {t['mean_spikes']}; training {m['train_seconds']:.0f} s at "
+        f"{m['samples_per_second']:.0f} samples/s (whole run, incl. machine load)")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--literal-samples", type=int, default=200)
+    p.add_argument("--vector-samples", type=int, default=3200)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--checkpoint", action="append", default=[],
+                   help="finished run(s) whose time-to-accuracy to print")
+    p.add_argument("--out", default=None, help="also write the output here, command on top")
+    a = p.parse_args(argv)
+    lines = []
+
+    def log(s=""):
+        print(s, flush=True)
+        lines.append(s)
+
+    log("$ python " + " ".join([os.path.relpath(__file__)] + (argv or sys.argv[1:])))
+    log(f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f} (shared machine)")
+    ds = load(a.dataset, a.data_dir)
+    cfg = TrainConfig(dataset=a.dataset, batch_size=a.batch_size, lr=1.0, gamma=5,
+                      no_spike="s4nn")
+    throughput(ds, cfg, a.literal_samples, a.vector_samples, log)
+    for c in a.checkpoint:
+        if Path(c).exists():
+            time_to_accuracy(Path(c), log)
+        else:
+            log(f"{c}: not found, no time-to-accuracy figures")
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
