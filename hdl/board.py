@@ -11,7 +11,7 @@ buffered image back to back, so its cycle count measures the core, not the UART.
 
 from amaranth import C, Cat, Elaboratable, Module, Mux, Shape, Signal, Value
 from amaranth.build import ResourceError
-from amaranth.lib import stream, wiring
+from amaranth.lib import io, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
@@ -159,7 +159,9 @@ class SerialLink(wiring.Component):
         m.submodules.frame_tx = ftx = FrameTx(max_payload=max_payload)
         wiring.connect(m, ftx.o_byte, utx.i_data)
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx),
-                     core.full.eq(0), core.debug.eq(0), core.o_spike.ready.eq(1)]
+                     core.full.eq(0), core.debug.eq(0)]
+        if hasattr(core, "o_spike"):
+            m.d.comb += core.o_spike.ready.eq(1)
 
         ev_cap, img_cap = self.event_capacity, self.image_capacity
         m.submodules.events = events = Memory(shape=self.event_layout, depth=ev_cap, init=[])
@@ -200,6 +202,7 @@ class SerialLink(wiring.Component):
         n_expected = Signal(range(img_cap + 1))
         n_results = Signal(range(img_cap + 1))
         batch_mode = Signal()
+        results_done = Signal()
         counting = Signal()
         cycles = Signal(32)
         total_cycles = Signal(32)
@@ -307,12 +310,12 @@ class SerialLink(wiring.Component):
                 with m.Elif(cmd == P.CMD_RUN):
                     m.d.comb += rd_addr.eq(batch_end)
                     m.d.sync += [rd_ptr.eq(batch_end), play_end.eq(wr_ptr), n_expected.eq(1),
-                                 n_results.eq(0), batch_mode.eq(0)]
+                                 n_results.eq(0), batch_mode.eq(0), results_done.eq(0)]
                     m.next = "PLAY"
                 with m.Elif(cmd == P.CMD_BATCH):
                     m.d.comb += rd_addr.eq(0)
                     m.d.sync += [rd_ptr.eq(0), play_end.eq(batch_end), n_expected.eq(batch_images),
-                                 n_results.eq(0), batch_mode.eq(1)]
+                                 n_results.eq(0), batch_mode.eq(1), results_done.eq(0)]
                     m.next = "PLAY"
                 with m.Elif(cmd == P.CMD_LOAD):
                     new_images = (batch_images + frame_images)[:16]
@@ -335,12 +338,19 @@ class SerialLink(wiring.Component):
                     with m.If(~counting):
                         m.d.sync += [counting.eq(1), cycles.eq(1)]
                 m.d.comb += core.o_result.ready.eq(1)
+                results_now = Signal()
                 with m.If(core.o_result.valid):
                     m.d.comb += res_w.en.eq(1)
                     m.d.sync += [n_results.eq(n_results + 1), label.eq(core.o_result.payload.label)]
                     with m.If(n_results + 1 == n_expected):
-                        m.d.sync += [counting.eq(0), total_cycles.eq(cycles), send_idx.eq(0)]
-                        m.next = "SEND_READ"
+                        m.d.comb += results_now.eq(1)
+                        m.d.sync += results_done.eq(1)
+                # in early mode a result may come before its image's last event: the player
+                # still feeds the rest, so the next image starts on a clean core
+                events_now = (rd_ptr == play_end) | (fire & (rd_ptr + 1 == play_end))
+                with m.If((results_done | results_now) & events_now):
+                    m.d.sync += [counting.eq(0), total_cycles.eq(cycles), send_idx.eq(0)]
+                    m.next = "SEND_READ"
             with m.State("SEND_READ"):
                 m.next = "SEND_LOAD"    # result memory read latency
             with m.State("SEND_LOAD"):
@@ -382,10 +392,12 @@ class BoardTop(Elaboratable):
         UART baud rate; the divisor comes from the platform's default clock frequency.
     event_capacity, image_capacity : int
         On-chip batch buffer sizes (see ``SerialLink``).
+    clk_freq : int or None
+        Frequency of the ``sync`` domain when it is not the platform's default clock (a PLL).
     """
 
     def __init__(self, core, *, n_in, baud=DEFAULT_BAUD, event_capacity=4096,
-                 image_capacity=256):
+                 image_capacity=256, clk_freq=None):
         if not isinstance(baud, int) or baud <= 0:
             raise ValueError(f"baud must be a positive integer, not {baud!r}")
         self.core = core
@@ -393,20 +405,25 @@ class BoardTop(Elaboratable):
         self.baud = baud
         self.event_capacity = event_capacity
         self.image_capacity = image_capacity
+        self.clk_freq = clk_freq
 
     def elaborate(self, platform):
         m = Module()
-        divisor = uart_divisor(platform.default_clk_frequency, self.baud)
+        clk_freq = int(self.clk_freq or platform.default_clk_frequency)
+        divisor = uart_divisor(clk_freq, self.baud)
         m.submodules.link = link = SerialLink(
             self.core, divisor=divisor, n_in=self.n_in, event_capacity=self.event_capacity,
             image_capacity=self.image_capacity,
-            clk_freq=int(platform.default_clk_frequency), timeout=int(platform.default_clk_frequency // 20))
-        uart = platform.request("uart", 0)
-        m.d.comb += [link.rx.eq(uart.rx.i), uart.tx.o.eq(link.tx)]
+            clk_freq=clk_freq, timeout=clk_freq // 20)
+        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
+        m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
+        m.d.comb += [link.rx.eq(rx_buf.i), tx_buf.o.eq(link.tx)]
         for i in range(8):
             try:
-                led = platform.request("led", i)
+                led = platform.request("led", i, dir="-")
             except ResourceError:
                 break
-            m.d.comb += led.o.eq(link.leds[i])
+            m.submodules[f"led{i}_buf"] = led_buf = io.Buffer("o", led)
+            m.d.comb += led_buf.o.eq(link.leds[i])
         return m

@@ -30,7 +30,8 @@ Board -> host replies
 RESULT       0x81   label u8, step u8, flags u8 (bit0 tie, bit1 no_spike), cycles u32 LE,
                     then N_out output spike times u16 LE (the core's ``o_result``)
 ACK          0x82   images u16 LE, events u16 LE
-BATCH_DONE   0x83   images u16 LE, cycles u32 LE (first event accepted -> last result)
+BATCH_DONE   0x83   images u16 LE, cycles u32 LE (first event accepted -> last result
+                    and last event accepted, whichever is later)
 INFO         0x85   n_in u16, n_out u8, event capacity u16, image capacity u16, clock Hz u32
 ERROR        0xEE   code u8, command u8 (see ERR_*)
 ===========  =====  ===========================================================================

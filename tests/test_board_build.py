@@ -1,0 +1,74 @@
+"""hdl.build: board list, unknown boards, the fit check and the build plan (no tools run)."""
+
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from hdl import build as B
+
+
+def small_net(widths=(64, 32, 10), thetas=(6, 3), seed=0):
+    """An artifact-like object (what export.artifacts.load_artifacts returns, in miniature)."""
+    rng = random.Random(seed)
+    words = [[rng.getrandbits(widths[l + 1]) for _ in range(widths[l])]
+             for l in range(len(widths) - 1)]
+    return SimpleNamespace(widths=list(widths), thetas=list(thetas),
+                           acc_bits=[int(np.ceil(np.log2(w + 1))) + 2 for w in widths[:-1]],
+                           rom_words=lambda l: words[l], n_layers=len(widths) - 1)
+
+
+def test_list_and_unknown_board(capsys):
+    assert B.main(["--list-boards"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("arty", "ulx3s", "icebreaker"))
+    assert B.main(["--board"]) == 0
+    assert "arty" in capsys.readouterr().out
+    assert B.main(["--board", "de10nano"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown board 'de10nano'" in err and "icebreaker" in err
+
+
+def test_fit_check():
+    authors = SimpleNamespace(widths=[784, 600, 10], acc_bits=[11, 11])
+    ok, lines = B.fit_check(authors, None, B.BOARDS["arty"], 4096, 256)
+    assert ok and any("17 BRAM36" in l for l in lines)     # SPEC section 8: 17 BRAM36
+    ok, lines = B.fit_check(authors, None, B.BOARDS["icebreaker"], 512, 16)
+    assert not ok and any("DOES NOT FIT" in l for l in lines)
+    small = SimpleNamespace(widths=[784, 64, 10], acc_bits=[11, 8])
+    ok, _ = B.fit_check(small, None, B.BOARDS["icebreaker"], 512, 16)
+    assert ok
+    assert B.bram_blocks("xc7", 784, 600) == 17
+    assert B.bram_blocks("ice40", 784, 64) == 16
+
+
+def test_refuses_what_does_not_fit(tmp_path):
+    big = small_net((784, 600, 10))
+    r = B.build(B.BOARDS["icebreaker"], big, out=tmp_path, run_tools=False, log=lambda *_: None)
+    assert not r["fits"] and "plan" not in r
+    assert not any(tmp_path.iterdir())
+
+
+def test_arty_plan_written(tmp_path):
+    r = B.build(B.BOARDS["arty"], small_net(), out=tmp_path, run_tools=False,
+                log=lambda *_: None)
+    assert r["fits"]
+    for f in ("bs4nn.v", "bs4nn.xdc", "bs4nn.tcl", "build_bs4nn.sh"):
+        assert (tmp_path / f).is_file(), f
+    xdc = (tmp_path / "bs4nn.xdc").read_text()
+    assert "E3" in xdc            # the Arty's 100 MHz clock pin
+    assert "xc7a35ticsg324" in (tmp_path / "bs4nn.tcl").read_text().lower()
+
+
+def test_nextpnr_report_parser(tmp_path):
+    log = tmp_path / "x.tim"
+    log.write_text("Info: Device utilisation:\n"
+                   "Info: \t          TRELLIS_COMB:  1234/ 83640     1%\n"
+                   "Info: \t            DP16KD:    40/   208    19%\n"
+                   "Info: \t        MULT18X18D:     0/   156     0%\n\n"
+                   "Info: Max frequency for clock '$glbnet$clk': 87.65 MHz (PASS at 25.00 MHz)\n"
+                   "Info: Max frequency for clock '$glbnet$clk': 101.20 MHz (PASS at 100.00 MHz)\n")
+    util, fmax = B.nextpnr_report(log)
+    assert ("TRELLIS_COMB", 1234, 83640) in util and ("DP16KD", 40, 208) in util
+    assert fmax == [("$glbnet$clk", 101.2, "PASS", 100.0)]
