@@ -214,7 +214,7 @@ class BS4NNCore(wiring.Component):
 
         # Per layer: accumulators (V - theta), fired flags.
         accs = [[Signal(net.acc_shape(l), init=net.acc_init(l), name=f"acc{l}_{j}")
-                 for j in range(widths[l + 1])] for l in range(L)]
+                 for j in range(widths[l + 1])] if l > 0 or G == 1 else [] for l in range(L)]
         fired = [Signal(widths[l + 1], name=f"fired{l}") for l in range(L)]
         # Per layer l < L-1: new spikes passed to layer l+1 (valid, time = step to integrate).
         vec = [Signal(widths[l + 1], name=f"vec{l}") for l in range(L - 1)]
@@ -277,13 +277,43 @@ class BS4NNCore(wiring.Component):
 
         # ---------------------------------------------------------------- stage B: layer 0
         not_last_step = b_t != T - 1
-        for j in range(n1):
-            g, k = divmod(j, lanes)
-            hit = b_ev & (b_grp == g) if G > 1 else b_ev
-            with m.If(go & hit):
-                m.d.sync += accs[0][j].eq(accs[0][j] + Mux(rd.data[k], C(1, signed(2)),
-                                                            C(-1, signed(2))))
-        cross0 = Cat(*[~accs[0][j][-1] & ~fired[0][j] for j in range(n1)]) \
+        plus_minus = [Mux(rd.data[k], C(1, signed(2)), C(-1, signed(2))) for k in range(lanes)]
+        if G == 1:
+            # Full parallelism: one register and one +-1 adder per neuron.
+            for j in range(n1):
+                with m.If(go & b_ev):
+                    m.d.sync += accs[0][j].eq(accs[0][j] + plus_minus[j])
+            below = [accs[0][j][-1] for j in range(n1)]
+        else:
+            # Lanes: the accumulators live in a G-deep distributed RAM, one word per group
+            # (read-modify-write of group b_grp in one cycle, `lanes` adders); their sign
+            # bits are mirrored in flip-flops so the step compare still sees all neurons.
+            w0 = net.acc_shape(0).width
+            init0 = net.acc_init(0) & ((1 << w0) - 1)
+            m.submodules.acc0 = accmem = memory.Memory(
+                shape=unsigned(lanes * w0), depth=G,
+                init=[sum(init0 << (k * w0) for k in range(lanes))] * G)
+            rp = accmem.read_port(domain="comb")
+            wp = accmem.write_port()
+            written = Signal(G, name="acc0_written")   # groups holding this image's values
+            m.d.comb += [rp.addr.eq(b_grp), wp.addr.eq(b_grp), wp.en.eq(go & b_ev)]
+            fresh = ~written.bit_select(b_grp, 1)
+            sign = Signal(n1, init=(1 << n1) - 1, name="acc0_sign")
+            for k in range(lanes):
+                old_v = Mux(fresh, C(net.acc_init(0), net.acc_shape(0)),
+                            rp.data[k * w0:(k + 1) * w0].as_signed())
+                new_v = Signal(net.acc_shape(0), name=f"acc0_lane{k}")
+                m.d.comb += [new_v.eq(old_v + plus_minus[k]), wp.data[k * w0:(k + 1) * w0].eq(new_v)]
+                for g in range(G):
+                    j = g * lanes + k
+                    if j < n1:
+                        with m.If(go & b_ev & (b_grp == g)):
+                            m.d.sync += sign[j].eq(new_v[-1])
+            with m.If(go & b_ev):
+                m.d.sync += written.bit_select(b_grp, 1).eq(1)
+            below = [sign[j] for j in range(n1)]
+            clear_extra = [written, sign]
+        cross0 = Cat(*[~below[j] & ~fired[0][j] for j in range(n1)]) \
             & Mux(b_bnd & not_last_step, (1 << n1) - 1, 0)
         crosses = [cross0]
         cross_t = [b_t]
@@ -379,6 +409,8 @@ class BS4NNCore(wiring.Component):
             regs = [in_done, open_, grp, res_sent, b_ev, b_bnd, decided, dec_mask, cycles,
                     *fired, *vec, *vec_v, *out_time, *rep,
                     *[a for layer in accs for a in layer]]
+            if G > 1:
+                regs += clear_extra
             m.d.sync += [s.eq(s.init) for s in regs]
             m.d.sync += state.eq(IDLE)
         return m
