@@ -52,7 +52,8 @@ class TrainConfig:
     gamma: int = 1               # target margin (time steps)
     thr: float = 100.0
     fact0: float = 5.0
-    init_hidden: float = 5.0     # W ~ U[0, init) for hidden layers (all signs +1, reference)
+    init_hidden: float | list = 5.0  # W ~ U[0, init) per hidden layer (all signs +1, reference);
+                                     # a list gives one value per hidden layer (last repeats)
     init_out: float = 48.0       # W ~ U[0, init) for the output layer
     no_spike: str = "none"       # "none" (reference: learn nothing) or "s4nn"
     real: bool = False
@@ -73,7 +74,8 @@ class Net:
         L = len(widths) - 1
         self.W = []
         for l in range(L):
-            hi = cfg.init_out if l == L - 1 else cfg.init_hidden
+            ih = cfg.init_hidden if isinstance(cfg.init_hidden, (list, tuple)) else [cfg.init_hidden]
+            hi = cfg.init_out if l == L - 1 else float(ih[min(l, len(ih) - 1)])
             self.W.append(rng.uniform(0.0, hi, (widths[l + 1], widths[l])).astype(np.float32))
         self.fact = np.full(L, cfg.fact0, np.float64)
         self.adam = [(np.zeros_like(w), np.zeros_like(w)) for w in self.W]
@@ -344,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-min-frac", type=float, default=d.lr_min_frac)
     p.add_argument("--gamma", type=int, default=d.gamma)
     p.add_argument("--no-spike", choices=("none", "s4nn"), default=d.no_spike)
-    p.add_argument("--init-hidden", type=float, default=d.init_hidden)
+    p.add_argument("--init-hidden", type=float, nargs="+", default=[d.init_hidden],
+                   help="W ~ U[0, x) per hidden layer (last value repeats; default 5)")
     p.add_argument("--init-out", type=float, default=d.init_out)
     p.add_argument("--fact0", type=float, default=d.fact0)
     p.add_argument("--optimizer", choices=("sgd", "adam"), default=d.optimizer)
@@ -362,7 +365,7 @@ def main(argv=None) -> None:
     a = build_parser().parse_args(argv)
     cfg = TrainConfig(dataset=a.dataset, hidden=list(a.hidden), epochs=a.epochs,
                       batch_size=a.batch_size, lr=a.lr, lr_f=a.lr_f, lr_min_frac=a.lr_min_frac,
-                      gamma=a.gamma, no_spike=a.no_spike, init_hidden=a.init_hidden,
+                      gamma=a.gamma, no_spike=a.no_spike, init_hidden=a.init_hidden if len(a.init_hidden) > 1 else a.init_hidden[0],
                       init_out=a.init_out, fact0=a.fact0, real=a.real, optimizer=a.optimizer, seed=a.seed,
                       val_size=a.val_size, max_minutes=a.max_minutes, train_subset=a.train_subset)
     out = a.out or f"runs/{a.dataset}{'-real' if a.real else ''}.npz"
