@@ -415,7 +415,7 @@ class BoardTop(Elaboratable):
             self.core, divisor=divisor, n_in=self.n_in, event_capacity=self.event_capacity,
             image_capacity=self.image_capacity,
             clk_freq=clk_freq, timeout=clk_freq // 20)
-        uart = platform.request("uart", 0, dir={"rx": "-", "tx": "-"})
+        uart = platform.request("uart", 0, dir="-")
         m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
         m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
         m.d.comb += [link.rx.eq(rx_buf.i), tx_buf.o.eq(link.tx)]

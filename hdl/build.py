@@ -131,8 +131,18 @@ def fit_check(art, lanes, board, event_capacity, image_capacity):
 class ECP5PLLTop(Elaboratable):
     """Runs ``top`` in a ``sync`` domain at ``freq`` Hz made by an EHXPLLL from the board clock."""
 
+    F_IN = 25e6      # the ULX3S oscillator
+
     def __init__(self, top, freq):
         self.top, self.freq = top, freq
+        # VCO = freq * op_div must lie in 400..800 MHz; prefer near 600 MHz
+        self.fb_div = round(freq / self.F_IN)
+        if self.fb_div < 1 or abs(self.F_IN * self.fb_div - freq) > 1e3:
+            raise ValueError(f"clock {freq / 1e6} MHz is not a multiple of {self.F_IN / 1e6} MHz")
+        divs = [d for d in range(1, 129) if 400e6 <= freq * d <= 800e6]
+        if not divs:
+            raise ValueError(f"clock {freq / 1e6} MHz is outside the EHXPLLL output range")
+        self.op_div = min(divs, key=lambda d: abs(freq * d - 600e6))
 
     def elaborate(self, platform):
         m = Module()
@@ -140,12 +150,8 @@ class ECP5PLLTop(Elaboratable):
                                                                           dir="-"))
         clk_in = clk_buf.i
         f_in = platform.default_clk_frequency
-        # VCO = f_in * fb_div * op_div must lie in 400..800 MHz
-        fb_div = round(self.freq / f_in)
-        if abs(f_in * fb_div - self.freq) > 1e3:
-            raise ValueError(f"clock {self.freq / 1e6} MHz is not a multiple of "
-                             f"{f_in / 1e6} MHz")
-        op_div = next(d for d in range(1, 129) if 400e6 <= self.freq * d <= 800e6)
+        assert f_in == self.F_IN, f_in
+        fb_div, op_div = self.fb_div, self.op_div
         m.domains.sync = cd = ClockDomain("sync")
         locked = Signal()
         m.submodules.pll = Instance(
@@ -156,7 +162,7 @@ class ECP5PLLTop(Elaboratable):
             p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
             p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_OUTDIVIDER_MUXB="DIVB",
             p_OUTDIVIDER_MUXC="DIVC", p_OUTDIVIDER_MUXD="DIVD",
-            p_CLKI_DIV=1, p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=op_div, p_CLKOP_CPHASE=op_div - 1,
+            p_CLKI_DIV=1, p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=op_div, p_CLKOP_CPHASE=(op_div - 1) // 2,
             p_CLKOP_FPHASE=0, p_FEEDBK_PATH="CLKOP", p_CLKFB_DIV=fb_div,
             i_RST=0, i_STDBY=0, i_CLKI=clk_in, o_CLKOP=cd.clk, i_CLKFB=cd.clk,
             i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
@@ -283,6 +289,8 @@ def build(board, art, *, out, lanes=None, baud=DEFAULT_BAUD, clock=None, run_too
     out.mkdir(parents=True, exist_ok=True)
     platform = board.make_platform()
     t0 = time.time()
+    if board.family == "ecp5" and clock:
+        ECP5PLLTop(None, clock)          # checks the frequency before the core is built
     core = BS4NNCore(art, lanes=lanes, debug_port=False)
     top = BoardTop(core, n_in=int(art.widths[0]), baud=baud, event_capacity=event_capacity,
                    image_capacity=image_capacity,

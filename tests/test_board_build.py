@@ -72,3 +72,14 @@ def test_nextpnr_report_parser(tmp_path):
     util, fmax = B.nextpnr_report(log)
     assert ("TRELLIS_COMB", 1234, 83640) in util and ("DP16KD", 40, 208) in util
     assert fmax == [("$glbnet$clk", 101.2, "PASS", 100.0)]
+
+
+def test_ulx3s_plan_has_pll(tmp_path):
+    r = B.build(B.BOARDS["ulx3s"], small_net(), out=tmp_path, run_tools=False, clock=100_000_000,
+                log=lambda *_: None)
+    il = (tmp_path / "bs4nn.il").read_text()          # the Lattice flow reads RTLIL
+    assert "EHXPLLL" in il and "CLKFB_DIV" in il
+    assert (tmp_path / "build_bs4nn.sh").is_file() and (tmp_path / "bs4nn.lpf").is_file()
+    with pytest.raises(ValueError, match="multiple"):
+        B.build(B.BOARDS["ulx3s"], small_net(), out=tmp_path / "x", run_tools=False,
+                clock=90_000_000, log=lambda *_: None)
