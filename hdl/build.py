@@ -135,14 +135,18 @@ class ECP5PLLTop(Elaboratable):
 
     def __init__(self, top, freq):
         self.top, self.freq = top, freq
-        # VCO = freq * op_div must lie in 400..800 MHz; prefer near 600 MHz
-        self.fb_div = round(freq / self.F_IN)
-        if self.fb_div < 1 or abs(self.F_IN * self.fb_div - freq) > 1e3:
-            raise ValueError(f"clock {freq / 1e6} MHz is not a multiple of {self.F_IN / 1e6} MHz")
+        self.fb_div, self.op_div = self.dividers(freq)
+
+    @classmethod
+    def dividers(cls, freq):
+        """(CLKFB_DIV, CLKOP_DIV) for ``freq``: VCO = freq * CLKOP_DIV in 400..800 MHz."""
+        fb_div = round(freq / cls.F_IN)
+        if fb_div < 1 or abs(cls.F_IN * fb_div - freq) > 1e3:
+            raise ValueError(f"clock {freq / 1e6} MHz is not a multiple of {cls.F_IN / 1e6} MHz")
         divs = [d for d in range(1, 129) if 400e6 <= freq * d <= 800e6]
         if not divs:
             raise ValueError(f"clock {freq / 1e6} MHz is outside the EHXPLLL output range")
-        self.op_div = min(divs, key=lambda d: abs(freq * d - 600e6))
+        return fb_div, min(divs, key=lambda d: abs(freq * d - 600e6))
 
     def elaborate(self, platform):
         m = Module()
@@ -290,7 +294,7 @@ def build(board, art, *, out, lanes=None, baud=DEFAULT_BAUD, clock=None, run_too
     platform = board.make_platform()
     t0 = time.time()
     if board.family == "ecp5" and clock:
-        ECP5PLLTop(None, clock)          # checks the frequency before the core is built
+        ECP5PLLTop.dividers(clock)       # checks the frequency before the core is built
     core = BS4NNCore(art, lanes=lanes, debug_port=False)
     top = BoardTop(core, n_in=int(art.widths[0]), baud=baud, event_capacity=event_capacity,
                    image_capacity=image_capacity,
