@@ -1,6 +1,7 @@
 """Host side of the serial link: send golden-vector images to a board, check every answer.
 
     python -m hdl.host --port /dev/ttyUSB1 ARTIFACT_DIR [--images N] [--baud B]
+    python -m hdl.host --port sim artifacts/ice64 --images 4      # against the simulated board
 
 Runs N images one at a time (RUN: latency over the UART), then the same images again as
 on-chip batches (LOAD + BATCH: the core's own throughput from its cycle count), and checks
@@ -30,7 +31,8 @@ class SerialTransport:
 
     def __init__(self, port, baud=115_200, timeout=2.0):
         import serial
-        self.port = serial.Serial(port, baudrate=baud, timeout=timeout)
+        # serial_for_url takes device paths and pyserial URLs (socket://, rfc2217://, ...)
+        self.port = serial.serial_for_url(port, baudrate=baud, timeout=timeout)
         self.port.reset_input_buffer()
 
     def write(self, data):
@@ -273,7 +275,9 @@ def run_check(client, vectors, n_layers, n_images, *, batch=True, log=print):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m hdl.host", description=__doc__.split("\n\n")[0])
     ap.add_argument("artifacts", help="artifact directory (golden vectors)")
-    ap.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
+    ap.add_argument("--port", required=True,
+                    help="serial port (e.g. /dev/ttyUSB1, or a pyserial URL), or 'sim' for the "
+                         "board top simulated in amaranth.sim (slow: small networks)")
     ap.add_argument("--baud", type=int, default=115_200)
     ap.add_argument("--images", type=int, default=100, help="images to send (default 100)")
     ap.add_argument("--no-batch", action="store_true", help="skip the on-chip batch run")
@@ -283,7 +287,18 @@ def main(argv=None):
     from export.artifacts import load_artifacts
     art = load_artifacts(args.artifacts)
     vectors = art.stress if args.stress else art.vectors
-    client = Client(SerialTransport(args.port, args.baud))
+    if args.port == "sim":
+        from .board import SerialLink
+        from .core import BS4NNCore
+        core = BS4NNCore(art, debug_port=False)
+        dut = SerialLink(core, divisor=4, n_in=int(art.widths[0]), event_capacity=2048,
+                         image_capacity=16)
+        transport = SimTransport(dut, divisor=4, max_cycles=5_000_000)
+        print(f"simulating the board top for {'-'.join(map(str, art.widths))} "
+              "(UART divisor 4)", flush=True)
+    else:
+        transport = SerialTransport(args.port, args.baud)
+    client = Client(transport)
     s = run_check(client, vectors, art.n_layers, args.images, batch=not args.no_batch)
     for d in s["mismatches"][:20]:
         print(d)

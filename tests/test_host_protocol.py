@@ -72,3 +72,14 @@ def test_golden_check_early_mode():
     bad = P.Result(label=1, step=4, tie=False, no_spike=False, cycles=1, times=(5, 9, 256))
     diffs = check_result(gold, 0, bad)
     assert any("label is 1" in d for d in diffs) and any("differ at [1]" in d for d in diffs)
+
+
+def test_serial_transport_loopback():
+    """pyserial's loop:// echoes what is written: a RESULT frame comes back decoded."""
+    from hdl.host import Client, SerialTransport
+    r = P.Result(label=3, step=17, tie=False, no_spike=True, cycles=99, times=(18,) * 10)
+    client = Client(SerialTransport("loop://", 115_200, timeout=0.5))
+    client.send(b"\x00" + P.encode_result(r))
+    assert client.reply() == r
+    with pytest.raises(TimeoutError):
+        client.reply()
