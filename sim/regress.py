@@ -1,0 +1,233 @@
+"""Regression: run golden vectors through the generated core in a cocotb bench.
+
+    python -m sim.regress artifacts/authors --simulator verilator
+    python -m sim.regress artifacts/authors --simulator icarus --images 300 --mode full
+    python -m sim.regress DIR --shard 0/2 --json part0.json       # and 1/2 elsewhere
+    python -m sim.regress DIR --images 20 --raster 7 --plots plots/
+
+Every image runs a "fast" pass (debug 0, source always valid, sinks always ready: the
+decision, `times` and the cycle count, the latter checked against hdl/cycle_model.py) and a
+"debug" pass (debug 1: every spike on o_spike is checked too); every --random-every'th
+image's debug pass has random idle cycles on i_event and random back-pressure on o_result
+and o_spike. In early mode spike times are compared up to the decision (times > step + 1 are
+256 in `times`; debug spikes with time <= step + 1 must all be there), in full mode all of
+them. Exit status 1 on any mismatch. A raster (model beside hardware) is drawn for every
+mismatching image (up to 10) and for each --raster image.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: expected i/n, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise argparse.ArgumentTypeError(f"--shard {text!r}: need 0 <= i < n")
+    return i, n
+
+
+def select_images(art, n_images: int | None, stress: bool, shard: tuple[int, int]):
+    n_vec = int(art.manifest["vectors"]["vectors"]["count"])
+    n = n_vec if n_images is None else min(n_images, n_vec)
+    images = [("vectors", k) for k in range(n)]
+    if stress:
+        images += [("stress", k) for k in range(int(art.manifest["vectors"]["stress"]["count"]))]
+    i, m = shard
+    return images[i::m]
+
+
+def _stats(x) -> dict:
+    x = np.asarray(x, dtype=np.float64)
+    if x.size == 0:
+        return {}
+    return {"mean": float(x.mean()), "p50": float(np.percentile(x, 50)),
+            "p99": float(np.percentile(x, 99)), "max": int(x.max())}
+
+
+def summarise(report: dict, art, mode: str) -> dict:
+    recs = report["records"]
+    vec = art.vectors
+    vr = [r for r in recs if r["set"] == "vectors"]
+    idx = np.array([r["index"] for r in vr], dtype=np.int64)
+    labels = vec["labels"][idx].astype(np.int64) if len(idx) else np.zeros(0, np.int64)
+    hw = np.array([r.get("label", -1) for r in vr], dtype=np.int64)
+    model = vec["label"][idx].astype(np.int64) if len(idx) else np.zeros(0, np.int64)
+    cyc_key = "cycles_fast" if any("cycles_fast" in r for r in recs) else "cycles_debug"
+    cycles = [r[cyc_key] for r in vr if cyc_key in r]
+    pred = [(r["cycles_fast"], r["cycles_predicted"]) for r in recs if "cycles_predicted" in r]
+    wall = float(report["wall_s"])
+    return {
+        "mode": mode,
+        "images": len(recs), "vector_images": len(vr),
+        "stress_images": sum(r["set"] == "stress" for r in recs),
+        "mismatches": sum(not r["ok"] for r in recs),
+        "cycle_differences": sum(not r.get("cycles_ok", True) for r in recs),
+        "randomised_images": sum(bool(r.get("randomised")) for r in recs),
+        "hw_strict_accuracy": float((hw == labels).mean()) if len(vr) else None,
+        "model_strict_accuracy": float((model == labels).mean()) if len(vr) else None,
+        "hw_label_differs_from_model": int((hw != model).sum()),
+        f"{cyc_key}_per_image": _stats(cycles),
+        "cycle_model_agrees": f"{sum(a == b for a, b in pred)}/{len(pred)}" if pred else "n/a",
+        "debug_spikes_checked": int(sum(r.get("n_spikes", 0) for r in recs)),
+        "cycle_key": cyc_key,
+        "sim_cycles": int(report["sim_cycles"]), "bench_wall_s": wall,
+        "sim_cycles_per_s": report["sim_cycles"] / wall if wall > 0 else None,
+        "images_per_s": len(recs) / wall if wall > 0 else None,
+    }
+
+
+def draw_rasters(report: dict, art, mode: str, wanted: set, out: Path, limit: int = 10) -> list[Path]:
+    from sim.raster import plot_raster
+    paths, n_bad = [], 0
+    for r in report["records"]:
+        key = (r["set"], r["index"])
+        if "hw_spikes" not in r or (r["ok"] and key not in wanted):
+            continue
+        if not r["ok"]:
+            n_bad += 1
+            if n_bad > limit and key not in wanted:
+                continue
+        g = getattr(art, r["set"])
+        n = r["index"]
+        model = [g[f"spikes_{l}"][n] for l in range(len(art.widths) - 1)]
+        step = int(g["step"][n])
+        title = (f"{r['set']} #{n}: {mode} mode, label {r.get('label')} (model {int(g['label'][n])}), "
+                 f"decision step {step}" + ("" if r["ok"] else f", MISMATCH from t={r.get('first_part')}"))
+        paths.append(plot_raster(out / f"raster_{r['set']}_{n}{'' if r['ok'] else '_mismatch'}.png",
+                                 title, model, [np.asarray(x) for x in r["hw_spikes"]], step, mode))
+    return paths
+
+
+def format_summary(s: dict, simulator: str) -> str:
+    c = s.get("cycles_fast_per_image") or s.get("cycles_debug_per_image") or {}
+    lines = [
+        f"simulator {simulator}, {s['mode']} mode: {s['images']} images "
+        f"({s['vector_images']} test vectors + {s['stress_images']} stress), "
+        f"{s['randomised_images']} with random idle/back-pressure",
+        f"mismatches: {s['mismatches']}   cycle-count differences: {s['cycle_differences']}   "
+        f"cycle model agrees on {s['cycle_model_agrees']}",
+    ]
+    if s["hw_strict_accuracy"] is not None:
+        lines.append(f"hardware strict accuracy {s['hw_strict_accuracy']:.4f}  (model strict "
+                     f"{s['model_strict_accuracy']:.4f} on the same {s['vector_images']} images, "
+                     f"{s['hw_label_differs_from_model']} labels differ)")
+    if c:
+        lines.append(f"cycles per image: mean {c['mean']:.1f}  p50 {c['p50']:.0f}  p99 {c['p99']:.0f}  "
+                     f"max {c['max']}")
+    lines.append(f"simulated {s['sim_cycles']} cycles in {s['bench_wall_s']:.1f} s: "
+                 f"{s['sim_cycles_per_s']:.0f} cycles/s, {s['images_per_s']:.1f} images/s "
+                 f"(debug spikes checked: {s['debug_spikes_checked']})")
+    return "\n".join(lines)
+
+
+def core_sources() -> str:
+    """Which core was simulated: git HEAD, and whether hdl/ differed from it."""
+    import subprocess
+    from sim.build import REPO, _sources_hash
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                              capture_output=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "hdl/core.py", "hdl/trees.py",
+                                "hdl/generate.py"], cwd=REPO, text=True,
+                               capture_output=True).stdout.strip()
+    except OSError:
+        head, dirty = "?", ""
+    return f"git {head}{' + uncommitted hdl changes' if dirty else ''}, sources {_sources_hash()[:12]}"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m sim.regress", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("artifacts", help="artifact directory (docs/artifacts.md)")
+    ap.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator")
+    ap.add_argument("--images", type=int, default=None, metavar="N",
+                    help="first N golden test vectors (default: all)")
+    ap.add_argument("--no-stress", action="store_true", help="leave out the stress vectors")
+    ap.add_argument("--mode", choices=("early", "full"), default="early")
+    ap.add_argument("--passes", default="fast,debug",
+                    help="comma list of fast, debug (default: both)")
+    ap.add_argument("--random-every", type=int, default=10, metavar="K",
+                    help="random idle cycles/back-pressure in every K-th image's debug pass "
+                         "(0: never, 1: all; default 10)")
+    ap.add_argument("--idle", type=float, default=0.3, help="idle-cycle probability (0.3)")
+    ap.add_argument("--stall", type=float, default=0.3, help="ready-low probability (0.3)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--lanes", type=int, default=None, help="core lanes (default: all)")
+    ap.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="i/n",
+                    help="run every n-th image starting at i")
+    ap.add_argument("--json", type=Path, default=None, metavar="REPORT",
+                    help="write the summary, mismatches and per-image records here")
+    ap.add_argument("--waves", action="store_true", help="dump waveforms (slow)")
+    ap.add_argument("--raster", type=int, action="append", default=[], metavar="IMG",
+                    help="draw the spike raster of test vector IMG (repeatable)")
+    ap.add_argument("--plots", type=Path, default=Path("sim_build/rasters"),
+                    help="folder for raster PNGs (default sim_build/rasters)")
+    ap.add_argument("--max-failures", type=int, default=50)
+    ap.add_argument("--strict-cycles", action="store_true",
+                    help="also fail on cycle-count differences")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+
+    from export.artifacts import load_artifacts
+    from sim.build import Bench
+    art = load_artifacts(args.artifacts)
+    images = select_images(art, args.images, not args.no_stress, args.shard)
+    wanted = {("vectors", k) for k in args.raster}
+    for k in args.raster:
+        if ("vectors", k) not in images:
+            images.append(("vectors", k))
+    t0 = time.perf_counter()
+    bench = Bench(args.artifacts, simulator=args.simulator, lanes=args.lanes, waves=args.waves)
+    t_build = time.perf_counter() - t0
+    passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
+    report = bench.run(images, mode=args.mode, passes=passes, random_every=args.random_every,
+                       idle=args.idle, stall=args.stall, seed=args.seed, keep_spikes=wanted,
+                       progress=not args.quiet, max_failures=args.max_failures,
+                       strict_cycles=args.strict_cycles)
+    wall = time.perf_counter() - t0
+    s = summarise(report, art, args.mode)
+    s.update({"core_sources": core_sources(), "simulator": args.simulator, "lanes": args.lanes, "passes": list(passes),
+              "build_s": t_build, "total_wall_s": wall, "artifacts": str(args.artifacts),
+              "core_build": str(bench.build_dir)})
+    bad = [r for r in report["records"] if not r["ok"]]
+    for r in bad[:10]:
+        for m in r["messages"][:8]:
+            print(m)
+    cyc_bad = [m for r in report["records"] for m in r.get("cycle_messages", [])]
+    for m in cyc_bad[:5]:
+        print(m)
+    plots = draw_rasters(report, art, args.mode, wanted, args.plots)
+    print(f"core: {s['core_sources']}, lanes {args.lanes or 'all'}")
+    print(format_summary(s, args.simulator))
+    print(f"wall {wall:.1f} s (build/generate {t_build:.1f} s)")
+    for p in plots:
+        print(f"raster: {p}")
+    if args.json:
+        out = {"command": "python -m sim.regress " + " ".join(shlex.quote(a) for a in
+                                                               (argv if argv is not None else sys.argv[1:])),
+               "summary": s, "mismatches": [{k: r[k] for k in ("set", "index", "messages", "first_part")
+                                             if k in r} for r in bad],
+               "cycle_messages": cyc_bad,
+               "records": [{k: v for k, v in r.items() if k not in ("hw_spikes", "messages")}
+                           for r in report["records"]]}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(out, indent=1))
+        os.replace(tmp, args.json)
+    failed = bool(bad) or (args.strict_cycles and bool(cyc_bad))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
