@@ -139,6 +139,10 @@ class BS4NNCore(wiring.Component):
         First-layer neurons updated per cycle (1 .. N1; None = N1, full parallelism). An
         event then takes ``ceil(N1 / lanes)`` cycles and the ROM is that many times deeper
         and narrower.
+    tree_inputs : int or None
+        Deeper layers integrate a step's spike vector in chunks of this many inputs, one
+        non-empty chunk per cycle (the pipeline waits for the rest); None = the whole vector
+        in one cycle (an adder tree over the full fan-in per neuron).
     debug_port : bool
         Build the ``o_spike`` logic (a priority encoder per layer). When False, ``o_spike``
         stays in the signature but never becomes valid, and ``debug`` is ignored.
@@ -159,7 +163,8 @@ class BS4NNCore(wiring.Component):
         Bad ``lanes``, or a network the core cannot run (see ``CoreNetwork.build``).
     """
 
-    def __init__(self, net, *, lanes: int | None = None, debug_port: bool = True):
+    def __init__(self, net, *, lanes: int | None = None, tree_inputs: int | None = None,
+                 debug_port: bool = True):
         if not isinstance(net, CoreNetwork):
             net = CoreNetwork.from_artifacts(net)
         n1 = net.widths[1]
@@ -168,8 +173,12 @@ class BS4NNCore(wiring.Component):
         if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= n1:
             raise ValueError(f"lanes must be an integer in 1..{n1} (first hidden width), "
                              f"got {lanes!r}")
+        if tree_inputs is not None and (not isinstance(tree_inputs, int) or
+                                        isinstance(tree_inputs, bool) or tree_inputs < 1):
+            raise ValueError(f"tree_inputs must be None or an integer >= 1, got {tree_inputs!r}")
         self.net = net
         self.lanes = lanes
+        self.tree_inputs = tree_inputs
         self.groups = -(-n1 // lanes)
         self.debug_port = bool(debug_port)
         w = net.widths
@@ -231,7 +240,6 @@ class BS4NNCore(wiring.Component):
         rep_t = [Signal(9, name=f"rep{l}_time") for l in range(L)]
         pending = any_of([r.any() for r in rep]) if self.debug_port else C(0, 1)
         adv = Signal()                      # the pipeline advances this cycle
-        m.d.comb += adv.eq(~pending)
 
         running = (state == IDLE) | (state == RUN)
         go = Signal()                       # stage B and the deeper layers act this cycle
@@ -322,21 +330,76 @@ class BS4NNCore(wiring.Component):
             m.d.sync += [vec[0].eq(cross0), vec_v[0].eq(cross0.any()), vec_t[0].eq(b_t + 1)]
 
         # ---------------------------------------------------------------- deeper layers
+        chunk_stalls = []
+        chunk_regs = []
         for l in range(1, L):
             n_in, n_o = widths[l], widths[l + 1]
             x, xv, xt = vec[l - 1], vec_v[l - 1], vec_t[l - 1]
-            pc_all = popcount([x[i] for i in range(n_in)])
+            C_ = self.tree_inputs
+            if C_ is None or C_ >= n_in:
+                # The whole step's spike vector in one cycle.
+                xs = [x[i] for i in range(n_in)]
+                plus_masks = [[(net.words[l][i] >> kk) & 1 for i in range(n_in)] for kk in range(n_o)]
+                final = Const(1, 1)
+            else:
+                # Chunks of C_ inputs, one non-empty chunk per cycle; the pipeline waits
+                # (adv = 0) until the last one, which is integrated and compared like above.
+                nch = -(-n_in // C_)
+                xp = Cat(x, C(0, nch * C_ - n_in)) if nch * C_ > n_in else x
+                done_ch = Signal(nch, name=f"chunks_done{l}")
+                chunk_regs.append(done_ch)
+                rem = Signal(nch, name=f"chunks_left{l}")
+                cidx = Signal(_bits(nch), name=f"chunk{l}")
+                final = Signal(name=f"chunk_final{l}")     # only one chunk left
+                xc = Signal(C_, name=f"chunk_bits{l}")
+                m.d.comb += [
+                    rem.eq(Cat(*[xp[c * C_:(c + 1) * C_].any() for c in range(nch)]) & ~done_ch),
+                    cidx.eq(lowest_set([rem[c] for c in range(nch)], _bits(nch))[1]),
+                    final.eq((rem & (rem - 1)) == 0),
+                    xc.eq(xp.word_select(cidx, C_)),
+                ]
+                xs = [xc[b] for b in range(C_)]
+                plus_masks = []
+                for kk in range(n_o):
+                    consts = []
+                    for c in range(nch):
+                        v = 0
+                        for b in range(C_):
+                            i = c * C_ + b
+                            if i < n_in and (net.words[l][i] >> kk) & 1:
+                                v |= 1 << b
+                        consts.append(C(v, C_))
+                    sel = Signal(C_, name=f"plus{l}_{kk}")
+                    m.d.comb += sel.eq(Array(consts)[cidx])
+                    plus_masks.append([sel[b] for b in range(C_)])
+                partial = Signal(name=f"chunk_stall{l}")
+                m.d.comb += partial.eq((state == RUN) & ~pending & xv & ~final)
+                chunk_stalls.append(partial)
+                with m.If(partial):
+                    m.d.sync += done_ch.eq(done_ch | (rem & ~(rem - 1)))
+                with m.If(go & xv):
+                    m.d.sync += done_ch.eq(0)
+            pc_all_v = popcount(xs)
+            pc_all = Signal(pc_all_v.shape(), name=f"pc_all{l}")
+            m.d.comb += pc_all.eq(pc_all_v)
             crs = []
             nexts = []
             for kk in range(n_o):
-                plus = [i for i in range(n_in) if (net.words[l][i] >> kk) & 1]
-                pc_plus = popcount([x[i] for i in plus])
-                a_next = accs[l][kk] + (pc_plus << 1) - pc_all
+                pm = plus_masks[kk]
+                terms = [xs[i] & pm[i] if not isinstance(pm[i], int) else xs[i]
+                         for i in range(len(xs)) if not (isinstance(pm[i], int) and pm[i] == 0)]
+                pc_plus = popcount(terms)
+                a_next_v = accs[l][kk] + (pc_plus << 1) - pc_all
+                a_next = Signal(a_next_v.shape(), name=f"acc{l}_{kk}_next")
+                m.d.comb += a_next.eq(a_next_v)
                 nexts.append(a_next)
                 crs.append(~a_next[-1] & ~fired[l][kk])
-            cross = Cat(*crs) & Mux(xv & (xt != T - 1), (1 << n_o) - 1, 0)
+            cross = Cat(*crs) & Mux(xv & final & (xt != T - 1), (1 << n_o) - 1, 0)
             crosses.append(cross)
             cross_t.append(xt)
+            if chunk_stalls and C_ is not None and C_ < n_in:
+                with m.If(partial):
+                    m.d.sync += [accs[l][kk].eq(nexts[kk]) for kk in range(n_o)]
             with m.If(go & xv):
                 m.d.sync += [accs[l][kk].eq(nexts[kk]) for kk in range(n_o)]
                 m.d.sync += fired[l].eq(fired[l] | cross)
@@ -352,6 +415,8 @@ class BS4NNCore(wiring.Component):
                     with m.If(cross.any() & ~decided):
                         m.d.sync += [decided.eq(1), dec_step.eq(xt), dec_mask.eq(cross)]
                         m.d.sync += [snap[kk].eq(nexts[kk]) for kk in range(n_o)]
+
+        m.d.comb += adv.eq(~pending & ~any_of(chunk_stalls))
 
         # ---------------------------------------------------------------- end of image
         in_flight = b_ev | b_bnd | open_ | any_of(list(vec_v))
@@ -411,6 +476,7 @@ class BS4NNCore(wiring.Component):
                     *[a for layer in accs for a in layer]]
             if G > 1:
                 regs += clear_extra
+            regs += chunk_regs
             m.d.sync += [s.eq(s.init) for s in regs]
             m.d.sync += state.eq(IDLE)
         return m

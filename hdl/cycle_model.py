@@ -13,7 +13,11 @@ result sink and ``debug`` = 0 its timing is fixed by the trace:
 * early mode: the result is valid one cycle after the output layer's first crossing,
   cycles = C_{L-1}(t_dec) + 1 with t_dec = first output spike time - 1;
 * otherwise (``full``, or no output spike) the core stops one cycle after nothing is left in
-  flight: cycles = max(C0(last step), max over layers l >= 1 and input times t of C_l(t)) + 2.
+  flight: cycles = max(C0(last step), max over layers l >= 1 and input times t of C_l(t)) + 2;
+* with ``tree_inputs`` = C, a deeper layer whose input of time t touches K chunks of C
+  inputs holds the whole pipeline for K - 1 extra cycles at C_l(t) (layers busy at the same
+  cycle wait together: the maximum counts); the totals above add every such stall up to the
+  deciding cycle.
 
 `cycles` is counted from the cycle the image's first event is first presented to an idle
 core to the cycle ``o_result`` becomes valid.
@@ -26,7 +30,8 @@ T = 256
 SILENT = 256
 
 
-def predict_cycles(ev_times, spikes, *, full: bool, lanes: int | None = None) -> int:
+def predict_cycles(ev_times, spikes, *, full: bool, lanes: int | None = None,
+                   tree_inputs: int | None = None) -> int:
     """Cycles of one image.
 
     Parameters
@@ -39,6 +44,8 @@ def predict_cycles(ev_times, spikes, *, full: bool, lanes: int | None = None) ->
         The core's ``full`` input.
     lanes : int or None
         The core's ``lanes`` parameter (None = first hidden width).
+    tree_inputs : int or None
+        The core's ``tree_inputs`` parameter (None = whole vectors in one cycle).
     """
     ev = np.asarray(ev_times, np.int64)
     if ev.size == 0:
@@ -58,21 +65,38 @@ def predict_cycles(ev_times, spikes, *, full: bool, lanes: int | None = None) ->
     def c_l(l: int, t: int) -> int:
         return c0[t - l] + l
 
+    # Chunked deeper layers: integrating input time t with K non-empty chunks holds the
+    # whole pipeline for K - 1 extra cycles; layers busy in the same cycle wait together.
+    stall: dict[int, int] = {}
+    work = []                                                  # (layer, input time)
+    for l in range(1, L):
+        prev = np.asarray(spikes[l - 1])
+        for t in np.unique(prev):
+            if t > T - 1:
+                continue
+            t = int(t)
+            x = c_l(l, t)
+            work.append(x)
+            if tree_inputs is not None and tree_inputs < len(prev):
+                k = len(np.unique(np.flatnonzero(prev == t) // tree_inputs))
+                stall[x] = max(stall.get(x, 0), k - 1)
+
+    def stalls_upto(x: int) -> int:
+        return sum(v for c, v in stall.items() if c <= x)
+
     out = np.asarray(spikes[-1])
     first = int(out.min())
     if not full and first < SILENT:
-        return c_l(L - 1, first - 1) + 1
-    last = c0[int(steps[-1])]
-    for l in range(1, L):
-        for t in np.unique(np.asarray(spikes[l - 1])):
-            if t <= T - 1:
-                last = max(last, c_l(l, int(t)))
-    return last + 2
+        c = c_l(L - 1, first - 1)
+        return c + 1 + stalls_upto(c)
+    last = max([c0[int(steps[-1])]] + work)
+    return last + 2 + stalls_upto(last)
 
-
-def predict_many(offsets, ev_times, spikes, *, full: bool, lanes: int | None = None) -> np.ndarray:
+def predict_many(offsets, ev_times, spikes, *, full: bool, lanes: int | None = None,
+                 tree_inputs: int | None = None) -> np.ndarray:
     """Cycles of N images: events as (offsets (N+1,), times (E,)), spikes per layer (N, N_l)."""
     n = len(offsets) - 1
     return np.array([predict_cycles(ev_times[offsets[k]:offsets[k + 1]],
-                                    [np.asarray(s[k]) for s in spikes], full=full, lanes=lanes)
+                                    [np.asarray(s[k]) for s in spikes], full=full, lanes=lanes,
+                                    tree_inputs=tree_inputs)
                      for k in range(n)], np.int64)

@@ -41,8 +41,8 @@ def to_events(s):
     return [int(s[i]) for i in order], order
 
 
-def check(widths, ws, thetas, s_in, *, lanes=None, full=True, debug=True):
-    core = BS4NNCore(CoreNetwork.from_weights(ws, thetas), lanes=lanes)
+def check(widths, ws, thetas, s_in, *, lanes=None, tree_inputs=None, full=True, debug=True):
+    core = BS4NNCore(CoreNetwork.from_weights(ws, thetas), lanes=lanes, tree_inputs=tree_inputs)
     events = [to_events(s) for s in s_in]
     # The golden model sees exactly what the core sees (dropped inputs at 255).
     gold = forward_times(s_in, ws, thetas)
@@ -73,7 +73,7 @@ def check(widths, ws, thetas, s_in, *, lanes=None, full=True, debug=True):
                                        f"{hw[bad[0]]}, model says {gold.spikes[l][n][bad[0]]}")
         if not debug:
             want_c = predict_cycles(events[n][0], [sp[n] for sp in gold.spikes],
-                                    full=full, lanes=lanes)
+                                    full=full, lanes=lanes, tree_inputs=tree_inputs)
             assert r["cycles"] == want_c, f"image {n}: {r['cycles']} cycles, cycle model says {want_c}"
     return results
 
@@ -103,6 +103,19 @@ def test_random_decision_and_cycles(name, lanes, full):
     ws, th = random_net(rng, widths, thetas)
     s_in = random_images(rng, 1, widths[0], 6)
     check(widths, ws, th, s_in, lanes=lanes, full=full, debug=False)
+
+
+@pytest.mark.parametrize("name", list(NETS))
+@pytest.mark.parametrize("full", [True, False])
+def test_chunked_trees(name, full):
+    """tree_inputs: deeper layers integrate 5 (6-input) chunks per cycle, with lanes too."""
+    widths, thetas = NETS[name]
+    rng = np.random.default_rng(300 + full + len(widths))
+    ws, th = random_net(rng, widths, thetas)
+    s_in = random_images(rng, 1, widths[0], 5)
+    check(widths, ws, th, s_in, tree_inputs=6, lanes=None if full else 9, full=full, debug=False)
+    if full:
+        check(widths, ws, th, s_in[:3], tree_inputs=5, full=True, debug=True)
 
 
 def test_one_lane():
@@ -183,6 +196,9 @@ def test_bad_parameters():
     for bad in (0, 5, 2.0, True):
         with pytest.raises(ValueError, match="lanes"):
             BS4NNCore(net, lanes=bad)
+    for bad in (0, 1.5, False):
+        with pytest.raises(ValueError, match="tree_inputs"):
+            BS4NNCore(net, tree_inputs=bad)
     with pytest.raises(ValueError, match="threshold"):
         CoreNetwork.from_weights(ws, [0, 1])
     with pytest.raises(ValueError, match="2 weight layers"):
