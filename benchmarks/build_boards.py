@@ -1,6 +1,6 @@
 """Board builds as benchmarks: utilisation (LUT/FF/BRAM/DSP) and Fmax, written with their command.
 
-    python benchmarks/build_boards.py arty [--artifacts artifacts/authors] [-- extra hdl.build args]
+    python benchmarks/build_boards.py arty [--artifacts artifacts/authors] [more hdl.build args, e.g. --lanes 300]
     python benchmarks/build_boards.py ulx3s
     python benchmarks/build_boards.py icebreaker --artifacts artifacts/ice64
 
@@ -25,9 +25,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("board")
     ap.add_argument("--artifacts", default="artifacts/authors")
-    ap.add_argument("extra", nargs=argparse.REMAINDER, help="more hdl.build arguments after --")
-    args = ap.parse_args(argv)
-    extra = [a for a in args.extra if a != "--"]
+    args, extra = ap.parse_known_args(argv)     # the rest goes to hdl.build
+    extra = [a for a in extra if a != "--"]
     cmd = [sys.executable, "-m", "hdl.build", "--board", args.board, "--artifacts",
            args.artifacts, "--out", f"build/bench_{args.board}", *extra]
     shown = " ".join(["python -m hdl.build"] + cmd[3:])
