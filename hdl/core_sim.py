@@ -9,6 +9,8 @@ The driver keeps `i_event.valid` high whenever it has an event (no bubbles) and 
 """
 from __future__ import annotations
 
+import sys
+
 from amaranth.sim import Simulator
 
 
@@ -66,6 +68,8 @@ def simulate(core, images, *, full: bool = True, debug: bool = False,
                     k += 1
             ctx.set(ev.valid, 0)
 
+    # Wide first-layer words (lanes x accumulator bits) make deep Python expressions.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     sim = Simulator(core)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)

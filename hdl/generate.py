@@ -1,6 +1,6 @@
 """Write the core as plain Verilog for other flows.
 
-    python -m hdl.generate ARTIFACT_DIR --out core.v [--lanes N] [--no-debug-port]
+    python -m hdl.generate ARTIFACT_DIR --out core.v [--lanes N] [--tree-inputs N] [--no-debug-port]
 
 The Verilog carries the layer-0 ROM contents itself. Ports (Amaranth naming):
 ``clk``, ``rst``, ``i_event__{valid,ready,payload}``, ``o_result__{valid,ready,payload}``,
@@ -50,6 +50,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="Verilog file to write")
     ap.add_argument("--lanes", type=int, default=None,
                     help="first-layer neurons per cycle (default: all, full parallelism)")
+    ap.add_argument("--tree-inputs", type=int, default=None,
+                    help="deeper layers integrate this many inputs per cycle (default: all)")
     ap.add_argument("--no-debug-port", action="store_true",
                     help="leave out the o_spike logic (smaller; o_spike never valid)")
     ap.add_argument("--name", default="bs4nn_core", help="Verilog module name")
@@ -58,9 +60,10 @@ def main(argv=None) -> int:
     from export.artifacts import load_artifacts
     art = load_artifacts(args.artifacts)
     core = BS4NNCore(CoreNetwork.from_artifacts(art), lanes=args.lanes,
-                     debug_port=not args.no_debug_port)
+                     tree_inputs=args.tree_inputs, debug_port=not args.no_debug_port)
     print(f"core {'-'.join(map(str, core.net.widths))}, thetas {list(core.net.thetas)}, "
-          f"lanes {core.lanes} ({core.groups} ROM reads per event)", file=sys.stderr)
+          f"lanes {core.lanes} ({core.groups} ROM reads per event), "
+          f"tree_inputs {core.tree_inputs or 'all'}", file=sys.stderr)
     text = verilog.convert(core, name=args.name)
     out = Path(args.out)
     fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".v.tmp")
