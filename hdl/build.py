@@ -172,7 +172,6 @@ class ECP5PLLTop(Elaboratable):
             i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
             i_PLLWAKESYNC=0, i_ENCLKOP=0, o_LOCK=locked)
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
-        platform.add_clock_constraint(cd.clk, self.freq)
         m.submodules.top = self.top
         return m
 
@@ -306,6 +305,10 @@ def build(board, art, *, out, lanes=None, baud=DEFAULT_BAUD, clock=None, run_too
     if board.family in ("ecp5", "ice40"):
         # report Fmax and keep the bitstream even when timing fails (the summary says FAIL)
         overrides["nextpnr_opts"] = "--timing-allow-fail"
+    if board.family == "ecp5" and clock:
+        # the PLL output's net name does not survive flattening reliably (a constraint on it
+        # was ignored), so give nextpnr the target for every unconstrained clock instead
+        overrides["nextpnr_opts"] += f" --freq {clock / 1e6:g}"
     plan = platform.build(top, name=NAME, build_dir=str(out), do_build=False, **overrides)
     plan.extract(str(out))
     result["plan"] = plan

@@ -80,6 +80,7 @@ def test_ulx3s_plan_has_pll(tmp_path):
     il = (tmp_path / "bs4nn.il").read_text()          # the Lattice flow reads RTLIL
     assert "EHXPLLL" in il and "CLKFB_DIV" in il
     assert (tmp_path / "build_bs4nn.sh").is_file() and (tmp_path / "bs4nn.lpf").is_file()
+    assert "--freq 100" in (tmp_path / "build_bs4nn.sh").read_text()
     with pytest.raises(ValueError, match="multiple"):
         B.build(B.BOARDS["ulx3s"], small_net(), out=tmp_path / "x", run_tools=False,
                 clock=90_000_000, log=lambda *_: None)
