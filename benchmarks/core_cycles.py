@@ -1,6 +1,7 @@
 """Cycles per image of BS4NNCore on a test set, from the exact cycle model (hdl/cycle_model.py).
 
     python benchmarks/core_cycles.py artifacts/authors [--dataset mnist] [--lanes 600 --lanes 150 ...]
+        [--tree-inputs 0 --tree-inputs 150 ...]
         [--sim 3] [--out benchmarks/results/core_cycles.txt]
 
 Spike traces come from the golden model (model/network.py) on the whole test set; events
@@ -39,6 +40,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dataset", default="mnist")
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     ap.add_argument("--lanes", type=int, action="append", help="repeat (default: full parallelism)")
+    ap.add_argument("--tree-inputs", type=int, action="append",
+                    help="repeat; 0 = whole vectors (default: 0 only)")
     ap.add_argument("--limit", type=int, default=None, help="first N test images only")
     ap.add_argument("--sim", type=int, default=0, help="cross-check N images in the Amaranth sim")
     ap.add_argument("--out")
@@ -58,12 +61,14 @@ def main(argv=None) -> int:
              f"{args.dataset} test set, {len(images)} images; cycle model hdl/cycle_model.py "
              f"(always-valid source, debug 0); Mimg/s at 100 MHz",
              f"# events per image: mean {np.diff(offsets).mean():.1f}, max {np.diff(offsets).max()}",
-             f"{'lanes':>6} {'mode':>5} {'mean':>8} {'p50':>6} {'p99':>6} {'max':>6} {'Mimg/s':>8}"]
+             f"{'lanes':>6} {'tree':>5} {'mode':>5} {'mean':>8} {'p50':>6} {'p99':>6} {'max':>6} {'Mimg/s':>8}"]
     print("\n".join(lines), flush=True)
-    for lanes in lanes_list:
+    trees = [t or None for t in (args.tree_inputs or [0])]
+    configs = [(la, tr) for la in lanes_list for tr in trees]
+    for lanes, tree in configs:
         for full in (False, True):
-            c = predict_many(offsets, ev_t, res.spikes, full=full, lanes=lanes)
-            line = f"{lanes:>6} {'full' if full else 'early':>5} {stats(c)}"
+            c = predict_many(offsets, ev_t, res.spikes, full=full, lanes=lanes, tree_inputs=tree)
+            line = f"{lanes:>6} {tree or 'all':>5} {'full' if full else 'early':>5} {stats(c)}"
             print(line, flush=True)
             lines.append(line)
     if args.sim:
@@ -72,17 +77,18 @@ def main(argv=None) -> int:
         net = CoreNetwork.from_artifacts(art)
         n = args.sim
         evs = [(ev_t[offsets[k]:offsets[k + 1]], ev_a[offsets[k]:offsets[k + 1]]) for k in range(n)]
-        for lanes in lanes_list:
+        for lanes, tree in configs:
             t0 = time.time()
-            core = BS4NNCore(net, lanes=lanes, debug_port=False)
+            core = BS4NNCore(net, lanes=lanes, tree_inputs=tree, debug_port=False)
             got = simulate(core, evs, full=False)
             want = predict_many(offsets[:n + 1], ev_t, [s[:n] for s in res.spikes], full=False,
-                                lanes=lanes)
+                                lanes=lanes, tree_inputs=tree)
             ok = all(g["cycles"] == w and g["label"] == res.label[k]
                      and g["step"] == res.decision.step[k] for k, (g, w) in enumerate(zip(got, want)))
-            line = (f"# amaranth sim, lanes {lanes}, early mode, first {n} images: cycles "
-                    f"{[g['cycles'] for g in got]} model {want.tolist()} -> "
-                    f"{'EQUAL' if ok else 'MISMATCH'} ({time.time() - t0:.0f} s)")
+            line = (f"# amaranth sim, lanes {lanes}, tree_inputs {tree}, early mode, first {n} "
+                    f"images: cycles and decisions {'EQUAL to' if ok else 'DIFFER from'} the "
+                    f"model (sim mean {np.mean([g['cycles'] for g in got]):.1f}, model mean "
+                    f"{want.mean():.1f}; {time.time() - t0:.0f} s)")
             print(line, flush=True)
             lines.append(line)
             if not ok:
