@@ -1,6 +1,6 @@
 """Build the board top (core + UART link) for a board through amaranth-boards.
 
-    python -m hdl.build --board arty [--artifacts DIR] [--out BUILD] [--lanes N]
+    python -m hdl.build --board arty [--artifacts DIR] [--out BUILD] [core options]
     python -m hdl.build --board ulx3s --artifacts artifacts/authors
     python -m hdl.build --board icebreaker --artifacts artifacts/ice64
     python -m hdl.build --list-boards
@@ -14,9 +14,13 @@ ulx3s       Radiona ULX3S 85F (ECP5 LFE5U-85F). Real bitstream offline with yowa
 icebreaker  1BitSquared iCEBreaker (iCE40UP5K, 12 MHz). Its 30 x 4 kbit block RAMs hold a
             small network only (e.g. 784-64-10); the 784-600-10 one is refused by the fit check.
 
-Before any tool runs, the network, lanes and buffers are checked against the device (block
-RAM for the layer-0 ROM and the two buffers, an estimate of LUTs and flip-flops for the
-accumulators); a network that does not fit is refused (exit 2) unless ``--force``.
+Each board has its own core defaults (``--lanes``, ``--tree-levels``, ... override them):
+the Arty puts as many first-layer counters as its 90 DSP48E1 slices hold into their SIMD
+lanes and uses 6:3 counters in the trees (LUT6); the Lattice parts use full adders (LUT4).
+
+Before any tool runs, the network, core parameters and buffers are checked against the
+device (block RAM for the layer-0 ROM and the two buffers, DSP slices, an estimate of LUTs
+and flip-flops); a network that does not fit is refused (exit 2) unless ``--force``.
 """
 
 import argparse
@@ -35,7 +39,9 @@ from amaranth import ClockDomain, ClockSignal, Elaboratable, Instance, Module, R
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
 
+from .accumulators import DSP_LANES, counter_shape
 from .board import DEFAULT_BAUD, BoardTop
+from .core_options import add_core_arguments, core_kwargs, describe_params
 
 __all__ = ["BOARDS", "Board", "fit_check", "build", "main"]
 
@@ -56,6 +62,7 @@ class Board:
     dsps: int
     event_capacity: int
     image_capacity: int
+    core_defaults: tuple = ()          # BS4NNCore keyword arguments for this board
 
     def make_platform(self):
         module, cls = self.platform.split(":")
@@ -65,12 +72,32 @@ class Board:
 
 BOARDS = {
     "arty": Board("arty", "Digilent Arty A7-35", "arty_a7:ArtyA7_35Platform", "xc7",
-                  "XC7A35T", 20_800, 41_600, 50, "BRAM36", 90, 4096, 256),
+                  "XC7A35T", 20_800, 41_600, 50, "BRAM36", 90, 2048, 256,
+                  (("tree_counter", 6), ("tree_levels", 3), ("dsp_neurons", "auto"))),
     "ulx3s": Board("ulx3s", "Radiona ULX3S 85F", "ulx3s:ULX3S_85F_Platform", "ecp5",
-                   "LFE5U-85F", 83_640, 83_640, 208, "DP16KD", 156, 4096, 256),
+                   "LFE5U-85F", 83_640, 83_640, 208, "DP16KD", 156, 4096, 256,
+                   (("tree_counter", 3), ("tree_levels", 4))),
     "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker", "icebreaker:ICEBreakerPlatform",
-                        "ice40", "iCE40UP5K", 5_280, 5_280, 30, "EBR", 8, 512, 16),
+                        "ice40", "iCE40UP5K", 5_280, 5_280, 30, "EBR", 8, 512, 16,
+                        (("tree_counter", 3), ("tree_levels", 4))),
 }
+
+
+def board_core_params(board, art, given: dict) -> dict:
+    """The core parameters for ``board``: its defaults, then what the user gave.
+
+    ``dsp_neurons="auto"``: as many first-layer counters as the board's DSP48E1 slices hold
+    (4 per slice), when the core runs at full parallelism and a counter fits a 12-bit lane.
+    """
+    params = dict(board.core_defaults)
+    params.update(given)
+    if params.get("dsp_neurons") == "auto":
+        n1 = int(art.widths[1])
+        width = counter_shape(int(art.widths[0]), int(art.thetas[0])).width
+        full = params.get("lanes") in (None, n1)
+        params["dsp_neurons"] = (min(board.dsps * DSP_LANES, n1 - n1 % DSP_LANES)
+                                 if full and width <= 12 else 0)
+    return params
 
 # (depth, width) configurations of one block RAM
 _BRAM_SHAPES = {
@@ -85,12 +112,20 @@ def bram_blocks(family, depth, width):
     return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM_SHAPES[family])
 
 
-def fit_check(art, lanes, board, event_capacity, image_capacity):
+# Logic per unit, from Yosys runs on the authors' 784-600-10 network (docs/core.md): LUTs per
+# first-layer counter bit, per tree input bit (6:3 counters / full adders), per LUT family.
+_LUT_PER_COUNTER_BIT = {"xc7": 1.05, "ecp5": 1.1, "ice40": 1.1}
+_LUT_PER_TREE_BIT = {(6, "xc7"): 1.5, (3, "xc7"): 1.8, (3, "ecp5"): 3.0, (6, "ecp5"): 4.0,
+                     (3, "ice40"): 3.0, (6, "ice40"): 4.0}
+
+
+def fit_check(art, params, board, event_capacity, image_capacity):
     """Device resources the network needs, as (ok, lines). LUT/FF figures are estimates."""
-    widths, acc = list(art.widths), list(art.acc_bits)
+    widths = [int(w) for w in art.widths]
     n1 = widths[1]
-    lanes = lanes or n1
+    lanes = params.get("lanes") or n1
     groups = math.ceil(n1 / lanes)
+    dsp_n = int(params.get("dsp_neurons") or 0)
     addr_bits = max(1, math.ceil(math.log2(widths[0])))
     result_bits = max(1, math.ceil(math.log2(widths[-1]))) + 8 + 2 + 32 + 9 * widths[-1]
     mems = [("layer-0 weight ROM", widths[0] * groups, lanes),
@@ -105,24 +140,35 @@ def fit_check(art, lanes, board, event_capacity, image_capacity):
     rom_bits = widths[0] * n1
     lines.append(f"  block RAM total      {total} / {board.brams} {board.bram_kind}"
                  f" ({100 * total / board.brams:.0f} %)")
-    # accumulators: one register per neuron; layer 0 adds +-1 (an adder per accumulator),
-    # deeper layers popcount the whole spike vector per neuron (about one LUT per input bit)
-    ffs = sum(w * a for w, a in zip(widths[1:], acc)) + sum(widths[1:]) * 2
-    lut_scale = 1.6 if board.family in ("ecp5", "ice40") else 1.0   # LUT4 vs LUT6
-    luts = int(lut_scale * (sum(w * a for w, a in zip(widths[1:2], acc)) * 1.5
-                            + sum(widths[l] * widths[l + 1] for l in range(1, len(widths) - 1))))
-    lines.append(f"  accumulators         {sum(widths[1:])} neurons, {ffs} FF (est.)"
-                 f" / {board.ffs} ({100 * ffs / board.ffs:.0f} %)")
-    lines.append(f"  logic                ~{luts} LUT (rough est.) / {board.luts}"
+    # First layer: a counter per neuron (in registers, DSP lanes or a G-deep LUT RAM); deeper
+    # layers: one tree over the fan-in plus one over the smaller weight set per neuron.
+    acc0 = counter_shape(widths[0], int(art.thetas[0])).width
+    fabric = (n1 - dsp_n) if groups == 1 else lanes
+    tree_bits = 0
+    for l in range(1, len(widths) - 1):
+        w = art.weights[l]
+        plus = (w > 0).sum(axis=1)
+        tree_bits += widths[l] + int(sum(min(int(p), widths[l] - int(p)) for p in plus))
+    counter = int(params.get("tree_counter", 3))
+    luts = int(fabric * acc0 * _LUT_PER_COUNTER_BIT[board.family]
+               + tree_bits * _LUT_PER_TREE_BIT[(counter, board.family)] + 1500)
+    ffs = fabric * acc0 + sum(widths[1:]) * 2 + tree_bits // 2
+    dsps = dsp_n // DSP_LANES
+    lines.append(f"  first-layer counters {n1} neurons: {n1 - dsp_n if groups == 1 else n1} in "
+                 f"logic, {dsp_n} in {dsps} DSP slices ({dsps} / {board.dsps})")
+    lines.append(f"  deeper-layer trees   {tree_bits} input bits ({counter}-input compressors)")
+    lines.append(f"  flip-flops           ~{ffs} (est.) / {board.ffs} ({100 * ffs / board.ffs:.0f} %)")
+    lines.append(f"  logic                ~{luts} LUT (est.) / {board.luts}"
                  f" ({100 * luts / board.luts:.0f} %)")
-    ok = total <= board.brams and ffs <= board.ffs
+    ok = total <= board.brams and ffs <= board.ffs and dsps <= board.dsps
     head = (f"fit check: network {'-'.join(map(str, widths))} ({rom_bits / 1000:.0f} kbit of "
             f"layer-0 weights), lanes {lanes}, on {board.title} ({board.device})")
     if not ok:
         lines.append(f"  DOES NOT FIT: needs {total} {board.bram_kind} of {board.brams}"
-                     + (f" and {ffs} FF of {board.ffs}" if ffs > board.ffs else "")
-                     + "; use a smaller network (e.g. export a 784-64-10 checkpoint) or fewer "
-                     "buffer entries")
+                     + (f", {ffs} FF of {board.ffs}" if ffs > board.ffs else "")
+                     + (f", {dsps} DSP of {board.dsps}" if dsps > board.dsps else "")
+                     + "; use a smaller network (e.g. export a 784-64-10 checkpoint), fewer "
+                     "lanes or fewer buffer entries")
     elif luts > board.luts:
         lines.append("  warning: the logic estimate exceeds the device; synthesis will tell")
     return ok, [head] + lines
@@ -193,7 +239,7 @@ def _run(cmd, cwd, log, env=None):
 
 
 XC7_CELLS = {
-    "LUT": re.compile(r"^LUT[1-6]$"),
+    "LUT": re.compile(r"^(LUT[1-6]|INV)$"),         # Yosys's INV cells become LUT1s
     "LUTRAM": re.compile(r"^RAM(32|64|128|256)[XM]"),
     "FF": re.compile(r"^FD[RSCP]E"),
     "BRAM36": re.compile(r"^RAMB36"),
@@ -270,21 +316,24 @@ def nextpnr_report(tim):
     return util, list(last.values())
 
 
-def build(board, art, *, out, lanes=None, baud=DEFAULT_BAUD, clock=None, run_tools=True,
+def build(board, art, *, out, core_params=None, baud=DEFAULT_BAUD, clock=None, run_tools=True,
           event_capacity=None, image_capacity=None, force=False, log=print):
     """Elaborate, write the build tree to ``out`` and (``run_tools``) run the toolchain.
 
-    Returns a dict: ``fits``, ``fit_lines``, ``plan``, ``files``, and when tools ran
-    ``utilisation`` rows and ``fmax``.
+    ``core_params``: BS4NNCore keyword arguments given by the user (on top of the board's
+    defaults). Returns a dict: ``fits``, ``fit_lines``, ``core_params``, ``plan``, ``files``,
+    and when tools ran ``utilisation`` rows and ``fmax``.
     """
     from .core import BS4NNCore
 
     event_capacity = event_capacity or board.event_capacity
     image_capacity = image_capacity or board.image_capacity
-    ok, lines = fit_check(art, lanes, board, event_capacity, image_capacity)
+    params = board_core_params(board, art, dict(core_params or {}))
+    params["debug_port"] = False
+    ok, lines = fit_check(art, params, board, event_capacity, image_capacity)
     for line in lines:
         log(line)
-    result = {"fits": ok, "fit_lines": lines}
+    result = {"fits": ok, "fit_lines": lines, "core_params": params}
     if not ok and not force:
         return result
 
@@ -294,7 +343,8 @@ def build(board, art, *, out, lanes=None, baud=DEFAULT_BAUD, clock=None, run_too
     t0 = time.time()
     if board.family == "ecp5" and clock:
         ECP5PLLTop.dividers(clock)       # checks the frequency before the core is built
-    core = BS4NNCore(art, lanes=lanes, debug_port=False)
+    core = BS4NNCore(art, **params)
+    log(f"core: {describe_params(core)}")
     top = BoardTop(core, n_in=int(art.widths[0]), baud=baud, event_capacity=event_capacity,
                    image_capacity=image_capacity,
                    clk_freq=clock if (board.family == "ecp5" and clock) else None)
@@ -366,7 +416,6 @@ def main(argv=None):
     ap.add_argument("--list-boards", action="store_true", help="list the known boards")
     ap.add_argument("--artifacts", default="artifacts/authors", help="artifact directory")
     ap.add_argument("--out", default=None, help="build folder (default build/<board>)")
-    ap.add_argument("--lanes", type=int, default=None, help="core lanes (default: all neurons)")
     ap.add_argument("--baud", type=int, default=DEFAULT_BAUD)
     ap.add_argument("--clock", type=float, default=100.0,
                     help="ULX3S core clock in MHz from the PLL (0: the 25 MHz board clock)")
@@ -374,6 +423,7 @@ def main(argv=None):
     ap.add_argument("--image-capacity", type=int, default=None)
     ap.add_argument("--no-tools", action="store_true", help="write the build tree only")
     ap.add_argument("--force", action="store_true", help="build even if the fit check fails")
+    add_core_arguments(ap, debug_port=False, suppress=True)
     args = ap.parse_args(argv)
 
     if args.list_boards or args.board == "":
@@ -391,9 +441,13 @@ def main(argv=None):
     art = load_artifacts(args.artifacts)
     out = Path(args.out or f"build/{board.name}")
     clock = int(args.clock * 1e6) if args.clock else None
-    r = build(board, art, out=out, lanes=args.lanes, baud=args.baud, clock=clock,
-              run_tools=not args.no_tools, event_capacity=args.event_capacity,
-              image_capacity=args.image_capacity, force=args.force)
+    try:
+        r = build(board, art, out=out, core_params=core_kwargs(args), baud=args.baud,
+                  clock=clock, run_tools=not args.no_tools, event_capacity=args.event_capacity,
+                  image_capacity=args.image_capacity, force=args.force)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not r["fits"] and not args.force:
         print(f"{board.name}: network {'-'.join(map(str, art.widths))} does not fit the "
               f"{board.device}; nothing built")

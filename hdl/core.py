@@ -1,25 +1,27 @@
 """The BS4NN inference core: an event-driven pipeline of binary integrate-and-fire layers.
 
-Numerics are SPEC sections 2-4 exactly; ports are docs/core.md. Architecture (SPEC 8):
+Numerics are SPEC sections 2-4 exactly; ports and timing are docs/core.md. Architecture:
 
 * Layer 0 is event driven. Each input event (time, addr) reads its fan-out row from a
-  block-RAM ROM (`lib.memory.Memory`, one word per input) and every accumulator adds +1 or
-  -1 by its weight bit. With ``lanes < N1`` the row is split into ``G = ceil(N1 / lanes)``
-  words and an event takes G cycles (one group of `lanes` neurons per cycle).
-* Accumulators start at -theta so "V >= theta" is "sign bit clear". When the next event
-  has a later time (or the image's last event has been added), the step is closed: all
-  neurons are compared in one cycle, overlapped with the first read of the next step.
-* Deeper layers receive, per step, the vector of the previous layer's new spikes and
-  integrate ALL of it in one cycle: V_k += 2 * popcount(spikes & plus_k) - popcount(spikes),
-  with the weights as constants in logic (no ROM, no multipliers), then compare in the
-  same cycle. A crossing at step t becomes a spike at t + 1 and is passed on, so layer l
-  handles step t one cycle after layer l - 1 handled step t - 1: the layers form a
-  pipeline in time order, and steps without any input for a layer cost nothing.
-* Decision at the first output crossing (early mode) or after the last event has flowed
-  through (``full`` = 1, or no output spike). Ties: highest V at the crossing step, then
-  the lowest index; no spike: argmax V(255), lowest index on equal.
+  block-RAM ROM (``lib.memory.Memory``, one word per input) and every counter of
+  ``hdl/accumulators.py`` steps by +-1 in the direction of its weight bit (``lanes`` < N1:
+  the row comes in ``G = ceil(N1 / lanes)`` words, one group of neurons per cycle).
+* A step is closed when the first event of a later step (or the end of the image) reaches
+  the counters: every neuron is compared in that cycle, before that event is added, so the
+  compare always sees all of the step's events (SPEC 3). Steps without events cost nothing.
+* Each layer keeps a *fired* vector. A deeper layer does not integrate spikes one by one:
+  after every compare of the layer below it recomputes all its potentials from that vector,
+  ``V_k = pc(F) - 2 * pc(F & N_k)`` (N_k: inputs with weight -1; the smaller of the two
+  sets is used), with the weights as constants in full-adder trees (``hdl/heap.py``) that
+  are pipelined every ``tree_levels`` adder levels. The layers form a pipeline in time
+  order: layer l compares step t a fixed number of cycles after layer l - 1 compared t - 1.
+* Decision at the first output crossing (early mode), or when the pipeline has drained
+  (``full``, or no output spike). Ties: highest V at the crossing step, then the lowest
+  index; no spike: argmax V(255), lowest index on equal. A single winner's label is ready
+  at once; ties and the no-spike case go through a two-stage argmax.
 
-`hdl/cycle_model.py` predicts the cycle count of this pipeline from a spike trace.
+``BS4NNCore.timing`` gives the pipeline's delays; ``hdl/cycle_model.py`` turns them and a
+spike trace into the exact cycle count of an image.
 """
 from __future__ import annotations
 
@@ -31,12 +33,15 @@ from amaranth import *
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .trees import any_of, lowest_set, masked_argmax, popcount
+from .accumulators import Accumulators
+from .heap import Heap, HeapBuilder
+from .trees import any_of, lowest_set
 
 __all__ = ["BS4NNCore", "CoreNetwork", "event_layout", "result_layout", "spike_layout"]
 
 T = 256
 SILENT = 256
+ARGMAX_LEVELS_PER_STAGE = 2
 
 
 @dataclass(frozen=True)
@@ -96,14 +101,15 @@ class CoreNetwork:
     def n_layers(self) -> int:
         return len(self.widths) - 1
 
-    def acc_shape(self, l: int) -> Shape:
-        """Signed shape that holds V - theta for every reachable V (|V| <= fan-in)."""
+    def potential_shape(self, l: int) -> Shape:
+        """Signed shape of V - theta for every reachable V (|V| <= fan-in) of layer l."""
         f = self.widths[l]
         th = min(self.thetas[l], f + 1)
         return Shape.cast(range(-f - th, f - th + 1))
 
-    def acc_init(self, l: int) -> int:
-        return -min(self.thetas[l], self.widths[l] + 1)
+    def minus_inputs(self, l: int, k: int) -> list[int]:
+        """Inputs i of layer l whose weight to neuron k is -1."""
+        return [i for i, x in enumerate(self.words[l]) if not (x >> k) & 1]
 
 
 def _bits(n: int) -> int:
@@ -127,6 +133,46 @@ def spike_layout(n_layers: int, max_width: int) -> data.StructLayout:
                               "neuron": unsigned(_bits(max_width)), "time": unsigned(9)})
 
 
+def layer_potentials(m, builder: HeapBuilder, net: CoreNetwork, l: int, fired) -> list[Signal]:
+    """Registered V_k - theta of every neuron k of deeper layer l from the fired vector below.
+
+    ``V_k = pc(F) - 2 * pc(F & N_k)`` or, when fewer weights are +1, ``2 * pc(F & P_k) -
+    pc(F)``: one shared popcount and one tree over the smaller weight set per neuron.
+    """
+    n_in, n_out = net.widths[l], net.widths[l + 1]
+    leaf_w = max(1, n_in.bit_length())
+    every = Heap(leaf_w)
+    for i in range(n_in):
+        every.add_bit(fired[i])
+    subsets = []
+    for k in range(n_out):
+        minus = net.minus_inputs(l, k)
+        use_minus = len(minus) <= n_in - len(minus)
+        members = minus if use_minus else sorted(set(range(n_in)) - set(minus))
+        h = Heap(leaf_w)
+        for i in members:
+            h.add_bit(fired[i])
+        subsets.append((use_minus, h))
+    builder.compress([every] + [h for _, h in subsets])
+    shape = net.potential_shape(l)
+    sums = []
+    for use_minus, h in subsets:
+        v = Heap(shape.width)
+        v.add_rows(builder.rows(every), negate=not use_minus)
+        v.add_rows(builder.rows(h), scale=1, negate=use_minus)
+        v.add_const(-min(net.thetas[l], n_in + 1))
+        sums.append(v)
+    return builder.finish(sums, [f"v{l}_{k}" for k in range(n_out)])
+
+
+def tree_stages(net: CoreNetwork, l: int, levels_per_stage: int | None, counter_inputs: int) -> int:
+    """Pipeline registers of deeper layer l's trees (the final potential register included)."""
+    b = HeapBuilder(None, en=C(1, 1), levels_per_stage=levels_per_stage, name="probe",
+                    counter_inputs=counter_inputs)
+    layer_potentials(None, b, net, l, Signal(net.widths[l]))
+    return b.stages
+
+
 class BS4NNCore(wiring.Component):
     """Event-driven BS4NN inference core.
 
@@ -139,13 +185,21 @@ class BS4NNCore(wiring.Component):
         First-layer neurons updated per cycle (1 .. N1; None = N1, full parallelism). An
         event then takes ``ceil(N1 / lanes)`` cycles and the ROM is that many times deeper
         and narrower.
-    tree_inputs : int or None
-        Deeper layers integrate a step's spike vector in chunks of this many inputs, one
-        non-empty chunk per cycle (the pipeline waits for the rest); None = the whole vector
-        in one cycle (an adder tree over the full fan-in per neuron).
     debug_port : bool
         Build the ``o_spike`` logic (a priority encoder per layer). When False, ``o_spike``
         stays in the signature but never becomes valid, and ``debug`` is ignored.
+    rom_reg : bool
+        A register stage between the weight ROM and the first-layer counters (one cycle of
+        latency, a shorter clock path).
+    tree_levels : int or None
+        Compressor levels between pipeline registers in the deeper layers' trees (None: the
+        whole tree in one cycle). Fewer levels: a faster clock, a few more cycles per image.
+    tree_counter : int
+        The trees' compressors: 3 (full adders; suits 4-input LUTs, e.g. ECP5, iCE40) or 6
+        (6:3 counters, one LUT6 per output bit; fewer LUTs on Xilinx 7-series).
+    dsp_neurons : int
+        First-layer counters placed in Xilinx DSP48E1 SIMD lanes (a multiple of 4; needs
+        full parallelism; the Verilog then instantiates ``DSP48E1``). 0 = portable logic.
 
     Members
     -------
@@ -160,11 +214,14 @@ class BS4NNCore(wiring.Component):
     Raises
     ------
     ValueError
-        Bad ``lanes``, or a network the core cannot run (see ``CoreNetwork.build``).
+        Bad ``lanes``, ``tree_levels``, ``tree_counter`` or ``dsp_neurons``, or a network the
+        core cannot run
+        (see ``CoreNetwork.build``).
     """
 
-    def __init__(self, net, *, lanes: int | None = None, tree_inputs: int | None = None,
-                 debug_port: bool = True):
+    def __init__(self, net, *, lanes: int | None = None, debug_port: bool = True,
+                 rom_reg: bool = True, tree_levels: int | None = 4, tree_counter: int = 3,
+                 dsp_neurons: int = 0):
         if not isinstance(net, CoreNetwork):
             net = CoreNetwork.from_artifacts(net)
         n1 = net.widths[1]
@@ -173,14 +230,23 @@ class BS4NNCore(wiring.Component):
         if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= n1:
             raise ValueError(f"lanes must be an integer in 1..{n1} (first hidden width), "
                              f"got {lanes!r}")
-        if tree_inputs is not None and (not isinstance(tree_inputs, int) or
-                                        isinstance(tree_inputs, bool) or tree_inputs < 1):
-            raise ValueError(f"tree_inputs must be None or an integer >= 1, got {tree_inputs!r}")
+        if tree_levels is not None and (not isinstance(tree_levels, int) or
+                                        isinstance(tree_levels, bool) or tree_levels < 1):
+            raise ValueError(f"tree_levels must be None or an integer >= 1, got {tree_levels!r}")
+        if tree_counter not in (3, 6) or isinstance(tree_counter, bool):
+            raise ValueError(f"tree_counter must be 3 or 6, got {tree_counter!r}")
         self.net = net
         self.lanes = lanes
-        self.tree_inputs = tree_inputs
         self.groups = -(-n1 // lanes)
         self.debug_port = bool(debug_port)
+        self.rom_reg = bool(rom_reg)
+        self.tree_levels = tree_levels
+        self.tree_counter = tree_counter
+        self.dsp_neurons = dsp_neurons
+        Accumulators.check(n=n1, fan_in=net.widths[0], theta=net.thetas[0], lanes=lanes,
+                           dsp_neurons=dsp_neurons)
+        self.layer_stages = [tree_stages(net, l, tree_levels, tree_counter)
+                             for l in range(1, net.n_layers)]
         w = net.widths
         super().__init__({
             "i_event": In(stream.Signature(event_layout(w[0]))),
@@ -190,6 +256,22 @@ class BS4NNCore(wiring.Component):
             "debug": In(1),
         })
 
+    @property
+    def timing(self) -> dict:
+        """The pipeline's delays, for ``hdl/cycle_model.py`` (see docs/core.md).
+
+        groups: ROM reads per event; rom_reg: 0/1; layer_delays[l - 1]: cycles from layer
+        l - 1's compare of step t - 1 to layer l's compare of step t; argmax_delay: extra
+        cycles of a tie or no-spike decision.
+        """
+        return {"groups": self.groups, "rom_reg": int(self.rom_reg),
+                "layer_delays": [s + 1 for s in self.layer_stages],
+                "argmax_delay": self.argmax_stages}
+
+    @property
+    def argmax_stages(self) -> int:
+        return max(1, -(-_bits(self.net.widths[-1]) // ARGMAX_LEVELS_PER_STAGE))
+
     def rom0_words(self) -> list[int]:
         """Layer 0's ROM as stored: word addr * G + g = neurons g*lanes .. g*lanes+lanes-1."""
         G, lanes = self.groups, self.lanes
@@ -198,236 +280,145 @@ class BS4NNCore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        net, G, lanes = self.net, self.groups, self.lanes
+        net, G = self.net, self.groups
         L = net.n_layers
         widths = net.widths
-        n0, n1, n_out = widths[0], widths[1], widths[-1]
+        n1, n_out = widths[1], widths[-1]
 
         # ---------------------------------------------------------------- control state
         IDLE, RUN, RESULT, CLEAR = 0, 1, 2, 3
-        state = Signal(2, init=IDLE)
+        state = Signal(2, init=CLEAR)       # CLEAR first: loads the counters after reset
         full_r = Signal()
         debug_r = Signal()
         in_done = Signal()                  # the image's last event has been accepted
         open_ = Signal()                    # layer 0 has events of step cur_t not yet compared
         cur_t = Signal(8)
-        grp = Signal(range(G))              # group of the current event being read
+        grp = Signal(range(G))
         cycles = Signal(32)
         res_sent = Signal()
-
-        # Stage B (one cycle behind the ROM read): what to do with the read data.
-        b_ev = Signal()
-        b_grp = Signal(range(G))
-        b_bnd = Signal()
-        b_t = Signal(8)
-
-        # Per layer: accumulators (V - theta), fired flags.
-        accs = [[Signal(net.acc_shape(l), init=net.acc_init(l), name=f"acc{l}_{j}")
-                 for j in range(widths[l + 1])] if l > 0 or G == 1 else [] for l in range(L)]
-        fired = [Signal(widths[l + 1], name=f"fired{l}") for l in range(L)]
-        # Per layer l < L-1: new spikes passed to layer l+1 (valid, time = step to integrate).
-        vec = [Signal(widths[l + 1], name=f"vec{l}") for l in range(L - 1)]
-        vec_v = [Signal(name=f"vec{l}_valid") for l in range(L - 1)]
-        vec_t = [Signal(8, name=f"vec{l}_time") for l in range(L - 1)]
-        # Output layer bookkeeping.
-        out_time = [Signal(9, init=SILENT, name=f"out_time{k}") for k in range(n_out)]
-        decided = Signal()
-        dec_step = Signal(8)
-        dec_mask = Signal(n_out)
-        snap = [Signal(net.acc_shape(L - 1), name=f"snap{k}") for k in range(n_out)]
-        # Debug reports: per layer the spikes still to send, and their time.
-        rep = [Signal(widths[l + 1], name=f"rep{l}") for l in range(L)]
-        rep_t = [Signal(9, name=f"rep{l}_time") for l in range(L)]
-        pending = any_of([r.any() for r in rep]) if self.debug_port else C(0, 1)
+        wait = Signal(range(self.argmax_stages + 1))
         adv = Signal()                      # the pipeline advances this cycle
-
-        running = (state == IDLE) | (state == RUN)
-        go = Signal()                       # stage B and the deeper layers act this cycle
+        go = Signal()                       # ... and state changes may happen
         m.d.comb += go.eq(adv & (state == RUN))
+        clearing = state == CLEAR
+        resets = []                         # back to init in CLEAR
 
-        # ---------------------------------------------------------------- layer-0 ROM
-        m.submodules.rom0 = rom = memory.Memory(shape=unsigned(lanes), depth=n0 * G,
-                                                init=self.rom0_words())
-        rd = rom.read_port(domain="sync")
-        m.d.comb += rd.en.eq(adv)
+        def stage(sig_like, name, value, *, reset=True):
+            """A pipeline register: ``value`` delayed one advancing cycle."""
+            r = Signal.like(sig_like, name=name)
+            with m.If(adv):
+                m.d.sync += r.eq(value)
+            if reset:
+                resets.append(r)
+            return r
 
-        # ---------------------------------------------------------------- stage A
+        # ---------------------------------------------------------------- stage A: events
         ev = self.i_event
         p = ev.payload
-        ev_ok = ev.valid & ~in_done & running
-        need_bnd = open_ & (in_done | (ev.valid & (p.time != cur_t))) & (state == RUN)
-        if G > 1:
-            m.d.comb += rd.addr.eq(p.addr * G + grp)
-        else:
-            m.d.comb += rd.addr.eq(p.addr)
+        accepting = (state == IDLE) | (state == RUN)
+        ev_ok = ev.valid & ~in_done & accepting
+        close = open_ & (state == RUN) & (in_done | (ev.valid & (p.time != cur_t)))
         last_grp = grp == G - 1
-        m.d.comb += ev.ready.eq(0)
-        stop = Signal()                     # early decision or done: leave RUN this cycle
-        with m.If(adv & running):
-            m.d.sync += [b_ev.eq(ev_ok), b_grp.eq(grp), b_bnd.eq(need_bnd), b_t.eq(cur_t)]
-            with m.If(need_bnd):
+        m.submodules.rom0 = rom = memory.Memory(shape=unsigned(self.lanes), depth=widths[0] * G,
+                                                init=self.rom0_words())
+        rd = rom.read_port(domain="sync")
+        m.d.comb += [rd.en.eq(adv), rd.addr.eq(p.addr * G + grp if G > 1 else p.addr)]
+        with m.If(adv & accepting):
+            with m.If(close):
                 m.d.sync += open_.eq(0)
-            with m.If(ev_ok & ~stop):
+            with m.If(ev_ok):
                 m.d.sync += [cur_t.eq(p.time), open_.eq(1)]
                 with m.If(last_grp):
                     m.d.comb += ev.ready.eq(1)
                     m.d.sync += [grp.eq(0), in_done.eq(p.last)]
                 with m.Else():
                     m.d.sync += grp.eq(grp + 1)
-            with m.If(state == IDLE):
-                with m.If(ev.valid):
-                    m.d.sync += [state.eq(RUN), full_r.eq(self.full), cycles.eq(1),
-                                 debug_r.eq(self.debug if self.debug_port else 0)]
-            with m.Else():
-                m.d.sync += cycles.eq(cycles + 1)
-        with m.Elif(state == RUN):
-            m.d.sync += cycles.eq(cycles + 1)
+            with m.If((state == IDLE) & ev.valid):
+                m.d.sync += [state.eq(RUN), full_r.eq(self.full), cycles.eq(1),
+                             debug_r.eq(self.debug if self.debug_port else 0)]
+        resets += [in_done, open_, grp]
 
-        # ---------------------------------------------------------------- stage B: layer 0
-        not_last_step = b_t != T - 1
-        plus_minus = [Mux(rd.data[k], C(1, signed(2)), C(-1, signed(2))) for k in range(lanes)]
-        if G == 1:
-            # Full parallelism: one register and one +-1 adder per neuron.
-            for j in range(n1):
-                with m.If(go & b_ev):
-                    m.d.sync += accs[0][j].eq(accs[0][j] + plus_minus[j])
-            below = [accs[0][j][-1] for j in range(n1)]
+        # ---------------------------------------------------------------- stage B: ROM data
+        b_ev = stage(Signal(), "b_ev", ev_ok)
+        b_grp = stage(grp, "b_grp", grp, reset=False)
+        b_close = stage(Signal(), "b_close", close)
+        b_t = stage(cur_t, "b_t", cur_t, reset=False)
+
+        # ---------------------------------------------------------------- layer 0 counters
+        m.submodules.acc0 = acc = Accumulators(
+            n=n1, fan_in=widths[0], theta=net.thetas[0], lanes=self.lanes,
+            registered=self.rom_reg, dsp_neurons=self.dsp_neurons)
+        m.d.comb += [acc.data.eq(rd.data), acc.group.eq(b_grp), acc.add.eq(b_ev & accepting),
+                     acc.en.eq(adv), acc.clear.eq(clearing)]
+        if self.rom_reg:
+            c_close = stage(Signal(), "c_close", b_close)
+            c_t = stage(cur_t, "c_t", b_t, reset=False)
         else:
-            # Lanes: the accumulators live in a G-deep distributed RAM, one word per group
-            # (read-modify-write of group b_grp in one cycle, `lanes` adders); their sign
-            # bits are mirrored in flip-flops so the step compare still sees all neurons.
-            w0 = net.acc_shape(0).width
-            init0 = net.acc_init(0) & ((1 << w0) - 1)
-            m.submodules.acc0 = accmem = memory.Memory(
-                shape=unsigned(lanes * w0), depth=G,
-                init=[sum(init0 << (k * w0) for k in range(lanes))] * G)
-            rp = accmem.read_port(domain="comb")
-            wp = accmem.write_port()
-            written = Signal(G, name="acc0_written")   # groups holding this image's values
-            m.d.comb += [rp.addr.eq(b_grp), wp.addr.eq(b_grp), wp.en.eq(go & b_ev)]
-            fresh = ~written.bit_select(b_grp, 1)
-            sign = Signal(n1, init=(1 << n1) - 1, name="acc0_sign")
-            for k in range(lanes):
-                old_v = Mux(fresh, C(net.acc_init(0), net.acc_shape(0)),
-                            rp.data[k * w0:(k + 1) * w0].as_signed())
-                new_v = Signal(net.acc_shape(0), name=f"acc0_lane{k}")
-                m.d.comb += [new_v.eq(old_v + plus_minus[k]), wp.data[k * w0:(k + 1) * w0].eq(new_v)]
-                for g in range(G):
-                    j = g * lanes + k
-                    if j < n1:
-                        with m.If(go & b_ev & (b_grp == g)):
-                            m.d.sync += sign[j].eq(new_v[-1])
-            with m.If(go & b_ev):
-                m.d.sync += written.bit_select(b_grp, 1).eq(1)
-            below = [sign[j] for j in range(n1)]
-            clear_extra = [written, sign]
-        cross0 = Cat(*[~below[j] & ~fired[0][j] for j in range(n1)]) \
-            & Mux(b_bnd & not_last_step, (1 << n1) - 1, 0)
-        crosses = [cross0]
-        cross_t = [b_t]
+            c_close, c_t = b_close, b_t
+
+        fired = [Signal(widths[l + 1], name=f"fired{l}") for l in range(L)]
+        resets += fired
+        compare0 = c_close & (c_t != T - 1)
+        cross0 = Signal(n1, name="cross0")
+        m.d.comb += cross0.eq(acc.sign & ~fired[0] & compare0.replicate(n1))
+        crosses, cross_t = [cross0], [c_t]
         with m.If(go):
             m.d.sync += fired[0].eq(fired[0] | cross0)
-            m.d.sync += [vec[0].eq(cross0), vec_v[0].eq(cross0.any()), vec_t[0].eq(b_t + 1)]
+        # Token for layer 1: its inputs of time c_t + 1 are in fired[0] from the next cycle.
+        tok_v = stage(Signal(), "tok1_valid", go & compare0)
+        tok_t = stage(cur_t, "tok1_time", c_t + 1, reset=False)
+        in_flight = [b_ev, b_close, tok_v] + ([c_close] if self.rom_reg else [])
 
         # ---------------------------------------------------------------- deeper layers
-        chunk_stalls = []
-        chunk_regs = []
+        out_time = [Signal(9, init=SILENT, name=f"out_time{k}") for k in range(n_out)]
+        decided = Signal()
+        dec_step = Signal(8)
+        dec_mask = Signal(n_out)
+        shape_out = net.potential_shape(L - 1)
+        snap = [Signal(shape_out, name=f"snap{k}") for k in range(n_out)]
+        # The output potentials of the last evaluation: V(255) once the image has drained
+        # (V = 0, i.e. -theta, before any).
+        th_out = min(net.thetas[-1], widths[-2] + 1)
+        final = [Signal(shape_out, init=-th_out, name=f"final{k}") for k in range(n_out)]
+        resets += [*out_time, decided, dec_mask, *final]
         for l in range(1, L):
-            n_in, n_o = widths[l], widths[l + 1]
-            x, xv, xt = vec[l - 1], vec_v[l - 1], vec_t[l - 1]
-            C_ = self.tree_inputs
-            if C_ is None or C_ >= n_in:
-                # The whole step's spike vector in one cycle.
-                xs = [x[i] for i in range(n_in)]
-                plus_masks = [[(net.words[l][i] >> kk) & 1 for i in range(n_in)] for kk in range(n_o)]
-                final = Const(1, 1)
-            else:
-                # Chunks of C_ inputs, one non-empty chunk per cycle; the pipeline waits
-                # (adv = 0) until the last one, which is integrated and compared like above.
-                nch = -(-n_in // C_)
-                xp = Cat(x, C(0, nch * C_ - n_in)) if nch * C_ > n_in else x
-                done_ch = Signal(nch, name=f"chunks_done{l}")
-                chunk_regs.append(done_ch)
-                rem = Signal(nch, name=f"chunks_left{l}")
-                cidx = Signal(_bits(nch), name=f"chunk{l}")
-                final = Signal(name=f"chunk_final{l}")     # only one chunk left
-                xc = Signal(C_, name=f"chunk_bits{l}")
-                m.d.comb += [
-                    rem.eq(Cat(*[xp[c * C_:(c + 1) * C_].any() for c in range(nch)]) & ~done_ch),
-                    cidx.eq(lowest_set([rem[c] for c in range(nch)], _bits(nch))[1]),
-                    final.eq((rem & (rem - 1)) == 0),
-                    xc.eq(xp.word_select(cidx, C_)),
-                ]
-                xs = [xc[b] for b in range(C_)]
-                plus_masks = []
-                for kk in range(n_o):
-                    consts = []
-                    for c in range(nch):
-                        v = 0
-                        for b in range(C_):
-                            i = c * C_ + b
-                            if i < n_in and (net.words[l][i] >> kk) & 1:
-                                v |= 1 << b
-                        consts.append(C(v, C_))
-                    sel = Signal(C_, name=f"plus{l}_{kk}")
-                    m.d.comb += sel.eq(Array(consts)[cidx])
-                    plus_masks.append([sel[b] for b in range(C_)])
-                partial = Signal(name=f"chunk_stall{l}")
-                m.d.comb += partial.eq((state == RUN) & ~pending & xv & ~final)
-                chunk_stalls.append(partial)
-                with m.If(partial):
-                    m.d.sync += done_ch.eq(done_ch | (rem & ~(rem - 1)))
-                with m.If(go & xv):
-                    m.d.sync += done_ch.eq(0)
-            pc_all_v = popcount(xs)
-            pc_all = Signal(pc_all_v.shape(), name=f"pc_all{l}")
-            m.d.comb += pc_all.eq(pc_all_v)
-            crs = []
-            nexts = []
-            for kk in range(n_o):
-                pm = plus_masks[kk]
-                terms = [xs[i] & pm[i] if not isinstance(pm[i], int) else xs[i]
-                         for i in range(len(xs)) if not (isinstance(pm[i], int) and pm[i] == 0)]
-                pc_plus = popcount(terms)
-                a_next_v = accs[l][kk] + (pc_plus << 1) - pc_all
-                a_next = Signal(a_next_v.shape(), name=f"acc{l}_{kk}_next")
-                m.d.comb += a_next.eq(a_next_v)
-                nexts.append(a_next)
-                crs.append(~a_next[-1] & ~fired[l][kk])
-            cross = Cat(*crs) & Mux(xv & final & (xt != T - 1), (1 << n_o) - 1, 0)
+            builder = HeapBuilder(m, en=adv, levels_per_stage=self.tree_levels, name=f"t{l}",
+                                  counter_inputs=self.tree_counter)
+            vals = layer_potentials(m, builder, net, l, fired[l - 1])
+            v, t = tok_v, tok_t
+            for s in range(builder.stages):
+                v = stage(v, f"tok{l}_s{s}_valid", v)
+                t = stage(t, f"tok{l}_s{s}_time", t, reset=False)
+                in_flight.append(v)
+            live = v & (t != T - 1)
+            cross = Signal(widths[l + 1], name=f"cross{l}")
+            m.d.comb += cross.eq(Cat(*[~x[-1] for x in vals]) & ~fired[l] & live.replicate(len(vals)))
             crosses.append(cross)
-            cross_t.append(xt)
-            if chunk_stalls and C_ is not None and C_ < n_in:
-                with m.If(partial):
-                    m.d.sync += [accs[l][kk].eq(nexts[kk]) for kk in range(n_o)]
-            with m.If(go & xv):
-                m.d.sync += [accs[l][kk].eq(nexts[kk]) for kk in range(n_o)]
+            cross_t.append(t)
+            with m.If(go):
                 m.d.sync += fired[l].eq(fired[l] | cross)
             if l < L - 1:
-                with m.If(go):
-                    m.d.sync += [vec[l].eq(cross), vec_v[l].eq(cross.any()), vec_t[l].eq(xt + 1)]
+                tok_v = stage(Signal(), f"tok{l + 1}_valid", go & live)
+                tok_t = stage(cur_t, f"tok{l + 1}_time", t + 1, reset=False)
+                in_flight.append(tok_v)
             else:
                 out_cross = cross
+                with m.If(go & v):
+                    m.d.sync += [final[k].eq(vals[k]) for k in range(n_out)]
                 with m.If(go):
-                    for kk in range(n_o):
-                        with m.If(cross[kk]):
-                            m.d.sync += out_time[kk].eq(xt + 1)
+                    for k in range(n_out):
+                        with m.If(cross[k]):
+                            m.d.sync += out_time[k].eq(t + 1)
                     with m.If(cross.any() & ~decided):
-                        m.d.sync += [decided.eq(1), dec_step.eq(xt), dec_mask.eq(cross)]
-                        m.d.sync += [snap[kk].eq(nexts[kk]) for kk in range(n_o)]
-
-        m.d.comb += adv.eq(~pending & ~any_of(chunk_stalls))
-
-        # ---------------------------------------------------------------- end of image
-        in_flight = b_ev | b_bnd | open_ | any_of(list(vec_v))
-        done = in_done & ~in_flight
-        early = out_cross.any() & ~full_r
-        m.d.comb += stop.eq((state == RUN) & adv & (early | done))
-        with m.If(stop):
-            m.d.sync += state.eq(RESULT)
+                        m.d.sync += [decided.eq(1), dec_step.eq(t), dec_mask.eq(cross)]
+                        m.d.sync += [snap[k].eq(vals[k]) for k in range(n_out)]
 
         # ---------------------------------------------------------------- debug spikes
+        rep = [Signal(widths[l + 1], name=f"rep{l}") for l in range(L)]
+        rep_t = [Signal(9, name=f"rep{l}_time") for l in range(L)]
+        resets += rep
         if self.debug_port:
+            pending = any_of([r.any() for r in rep])
             with m.If(go & debug_r):
                 m.d.sync += [rep[l].eq(crosses[l]) for l in range(L)]
                 m.d.sync += [rep_t[l].eq(cross_t[l] + 1) for l in range(L)]
@@ -443,40 +434,86 @@ class BS4NNCore(wiring.Component):
                     with m.If(self.o_spike.ready):
                         m.d.sync += rep[l].eq(rep[l] & (rep[l] - 1))   # clear the lowest set bit
                 first = first & ~found[l][0]
+        else:
+            pending = C(0, 1)
+        m.d.comb += adv.eq(~pending)
+
+        # ---------------------------------------------------------------- end of image
+        early = out_cross.any() & ~full_r & ~decided
+        drained = in_done & ~open_ & ~any_of(in_flight)
+        single = (dec_mask & (dec_mask - 1)) == 0
+        with m.If(go & (early | drained)):
+            m.d.sync += state.eq(RESULT)
+            # A single first spiker is the label; a tie or no spike needs the argmax.
+            slow = Mux(early, (out_cross & (out_cross - 1)) != 0, ~decided | ~single)
+            m.d.sync += wait.eq(Mux(slow, self.argmax_stages, 0))
 
         # ---------------------------------------------------------------- result
-        r = self.o_result.payload
-        vals = [Mux(decided, snap[k], accs[L - 1][k]) for k in range(n_out)]
+        # Inputs of the argmax are stable from the first RESULT cycle on.
+        vals = [Mux(decided, snap[k], final[k]) for k in range(n_out)]
         mask = [Mux(decided, dec_mask[k], 1) for k in range(n_out)]
-        _, label = masked_argmax(vals, mask, _bits(n_out))
+        slow_label = self._argmax(m, vals, mask, C(1, 1))
+        fast_label = Signal(_bits(n_out), name="winner")
+        for k in range(n_out):
+            with m.If(dec_mask[k]):
+                m.d.comb += fast_label.eq(k)
+        r = self.o_result.payload
         m.d.comb += [
-            r.label.eq(label),
+            r.label.eq(Mux(decided & single, fast_label, slow_label)),
             r.step.eq(Mux(decided, dec_step, T - 1)),
-            r.tie.eq(decided & (popcount([dec_mask[k] for k in range(n_out)]) > 1)),
+            r.tie.eq(decided & ~single),
             r.no_spike.eq(~decided),
             r.cycles.eq(cycles),
         ]
         m.d.comb += [r.times[k].eq(out_time[k]) for k in range(n_out)]
-        m.d.comb += self.o_result.valid.eq((state == RESULT) & ~res_sent & ~pending)
+        valid = (state == RESULT) & (wait == 0) & ~res_sent & ~pending
+        m.d.comb += self.o_result.valid.eq(valid)
+        with m.If((state == RUN) | (state == RESULT) & ~valid & ~res_sent):
+            m.d.sync += cycles.eq(cycles + 1)
         with m.If(state == RESULT):
-            with m.If(self.o_result.valid & self.o_result.ready):
+            with m.If(wait != 0):
+                m.d.sync += wait.eq(wait - 1)
+            with m.If(valid & self.o_result.ready):
                 m.d.sync += res_sent.eq(1)
             # Drain the rest of the image (early decision).
             with m.If(~in_done):
                 m.d.comb += ev.ready.eq(1)
                 with m.If(ev.valid & p.last):
                     m.d.sync += in_done.eq(1)
-            with m.If((res_sent | (self.o_result.valid & self.o_result.ready))
+            with m.If((res_sent | (valid & self.o_result.ready))
                       & (in_done | (ev.valid & p.last))):
                 m.d.sync += state.eq(CLEAR)
-        with m.If(state == CLEAR):
+        with m.If(clearing):
             # Back to the power-on values for the next image.
-            regs = [in_done, open_, grp, res_sent, b_ev, b_bnd, decided, dec_mask, cycles,
-                    *fired, *vec, *vec_v, *out_time, *rep,
-                    *[a for layer in accs for a in layer]]
-            if G > 1:
-                regs += clear_extra
-            regs += chunk_regs
-            m.d.sync += [s.eq(s.init) for s in regs]
+            m.d.sync += [s.eq(s.init) for s in resets + [res_sent, cycles, wait]]
             m.d.sync += state.eq(IDLE)
         return m
+
+    def _argmax(self, m, vals, mask, en) -> Value:
+        """(lowest-index) argmax of the masked values, two comparator levels per register."""
+        nb = _bits(len(vals))
+        nodes = [(mk, v, Const(k, nb)) for k, (v, mk) in enumerate(zip(vals, mask))]
+        level = 0
+        while len(nodes) > 1:
+            if level and level % ARGMAX_LEVELS_PER_STAGE == 0:
+                nodes = [self._reg_node(m, nd, en, f"am{level}_{i}") for i, nd in enumerate(nodes)]
+            nxt = []
+            for k in range(0, len(nodes) - 1, 2):
+                (ma, va, ia), (mb, vb, ib) = nodes[k], nodes[k + 1]
+                take_a = ma & (~mb | (va >= vb))          # left (lower indices) wins on equal
+                nxt.append((ma | mb, Mux(take_a, va, vb), Mux(take_a, ia, ib)))
+            if len(nodes) % 2:
+                nxt.append(nodes[-1])
+            nodes = nxt
+            level += 1
+        out = self._reg_node(m, nodes[0], en, "am_out")
+        return out[2]
+
+    @staticmethod
+    def _reg_node(m, node, en, name):
+        mk, v, i = node
+        rm, rv, ri = Signal(name=f"{name}_m"), Signal(Value.cast(v).shape(), name=f"{name}_v"), \
+            Signal(Value.cast(i).shape(), name=f"{name}_i")
+        with m.If(en):
+            m.d.sync += [rm.eq(mk), rv.eq(v), ri.eq(i)]
+        return rm, rv, ri

@@ -1,14 +1,18 @@
 """Write the core as plain Verilog for other flows.
 
-    python -m hdl.generate ARTIFACT_DIR --out core.v [--lanes N] [--tree-inputs N] [--no-debug-port]
+    python -m hdl.generate ARTIFACT_DIR --out core.v [--lanes N] [--tree-levels N]
+        [--tree-counter {3,6}] [--no-rom-reg] [--dsp-neurons N] [--no-debug-port]
 
 The Verilog carries the layer-0 ROM contents itself. Ports (Amaranth naming):
 ``clk``, ``rst``, ``i_event__{valid,ready,payload}``, ``o_result__{valid,ready,payload}``,
-``o_spike__{valid,ready,payload}``, ``full``, ``debug``; payload bit layouts are printed.
+``o_spike__{valid,ready,payload}``, ``full``, ``debug``; payload bit layouts are printed,
+and the pipeline timing (for hdl/cycle_model.py) goes to ``--timing FILE`` if asked.
+With ``--dsp-neurons`` the Verilog instantiates Xilinx ``DSP48E1`` primitives.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -18,6 +22,7 @@ from amaranth.back import verilog
 from amaranth.lib import data
 
 from .core import BS4NNCore, CoreNetwork
+from .core_options import add_core_arguments, core_kwargs, describe_params
 
 
 def payload_fields(core: BS4NNCore, port: str) -> list[tuple[str, int, int]]:
@@ -48,22 +53,20 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("artifacts", help="artifact directory (docs/artifacts.md)")
     ap.add_argument("--out", required=True, help="Verilog file to write")
-    ap.add_argument("--lanes", type=int, default=None,
-                    help="first-layer neurons per cycle (default: all, full parallelism)")
-    ap.add_argument("--tree-inputs", type=int, default=None,
-                    help="deeper layers integrate this many inputs per cycle (default: all)")
-    ap.add_argument("--no-debug-port", action="store_true",
-                    help="leave out the o_spike logic (smaller; o_spike never valid)")
     ap.add_argument("--name", default="bs4nn_core", help="Verilog module name")
+    ap.add_argument("--timing", type=Path, default=None, metavar="FILE",
+                    help="also write the core's pipeline timing as JSON (hdl/cycle_model.py)")
+    add_core_arguments(ap)
     args = ap.parse_args(argv)
 
     from export.artifacts import load_artifacts
     art = load_artifacts(args.artifacts)
-    core = BS4NNCore(CoreNetwork.from_artifacts(art), lanes=args.lanes,
-                     tree_inputs=args.tree_inputs, debug_port=not args.no_debug_port)
+    try:
+        core = BS4NNCore(CoreNetwork.from_artifacts(art), **core_kwargs(args))
+    except ValueError as exc:
+        ap.error(str(exc))
     print(f"core {'-'.join(map(str, core.net.widths))}, thetas {list(core.net.thetas)}, "
-          f"lanes {core.lanes} ({core.groups} ROM reads per event), "
-          f"tree_inputs {core.tree_inputs or 'all'}", file=sys.stderr)
+          f"{describe_params(core)}", file=sys.stderr)
     text = verilog.convert(core, name=args.name)
     out = Path(args.out)
     fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".v.tmp")
@@ -71,6 +74,8 @@ def main(argv=None) -> int:
         f.write(text)
     os.replace(tmp, out)
     print(describe(core), file=sys.stderr)
+    if args.timing is not None:
+        args.timing.write_text(json.dumps(core.timing) + "\n")
     print(f"wrote {out} ({len(text) // 1024} KiB)", file=sys.stderr)
     return 0
 

@@ -188,7 +188,7 @@ async def regress(dut):
                 lo, hi = int(gold["ev_offsets"][n]), int(gold["ev_offsets"][n + 1])
                 want = predict(gold["ev_time"][lo:hi],
                                [gold[f"spikes_{l}"][n] for l in range(n_layers)],
-                               full=mode == "full", lanes=job.get("lanes"))
+                               full=mode == "full", timing=job["timing"])
                 rec["cycles_predicted"] = int(want)
                 if want != res["cycles"]:
                     cyc_messages.append(f"{name}: {res['cycles']} cycles, hdl/cycle_model.py "

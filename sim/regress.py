@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hdl.core_options import add_core_arguments, core_cli_args, core_kwargs
+
 
 def parse_shard(text: str) -> tuple[int, int]:
     try:
@@ -140,8 +142,7 @@ def core_sources() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
                               capture_output=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "hdl/core.py", "hdl/trees.py",
-                                "hdl/generate.py"], cwd=REPO, text=True,
+        dirty = subprocess.run(["git", "status", "--porcelain", "hdl/"], cwd=REPO, text=True,
                                capture_output=True).stdout.strip()
     except OSError:
         head, dirty = "?", ""
@@ -170,7 +171,6 @@ def main(argv=None) -> int:
     ap.add_argument("--idle", type=float, default=0.3, help="idle-cycle probability (0.3)")
     ap.add_argument("--stall", type=float, default=0.3, help="ready-low probability (0.3)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--lanes", type=int, default=None, help="core lanes (default: all)")
     ap.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="i/n",
                     help="run every n-th image starting at i")
     ap.add_argument("--json", type=Path, default=None, metavar="REPORT",
@@ -187,7 +187,9 @@ def main(argv=None) -> int:
     ap.add_argument("--strict-cycles", action="store_true",
                     help="also fail on cycle-count differences")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_core_arguments(ap, debug_port=False)
     args = ap.parse_args(argv)
+    params = core_kwargs(args)
 
     from export.artifacts import load_artifacts
     from sim.build import Bench
@@ -198,8 +200,11 @@ def main(argv=None) -> int:
         if ("vectors", k) not in images:
             images.append(("vectors", k))
     t0 = time.perf_counter()
-    bench = Bench(args.artifacts, simulator=args.simulator, lanes=args.lanes, waves=args.waves,
-                  build_key=args.build_key)
+    try:
+        bench = Bench(args.artifacts, simulator=args.simulator, core_params=params,
+                      waves=args.waves, build_key=args.build_key)
+    except ValueError as exc:
+        ap.error(str(exc))
     t_build = time.perf_counter() - t0
     passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
     report = bench.run(images, mode=args.mode, passes=passes, random_every=args.random_every,
@@ -213,7 +218,7 @@ def main(argv=None) -> int:
     s["requested_images"] = report.get("requested")
     s.update({"core_sources": core_sources() if args.build_key is None else
               f"prebuilt sim_build/core-{args.build_key} (hdl/ may have changed since)",
-              "build_key": bench.key, "simulator": args.simulator, "lanes": args.lanes, "passes": list(passes),
+              "build_key": bench.key, "simulator": args.simulator, "core_params": params, "passes": list(passes),
               "build_s": t_build, "total_wall_s": wall, "artifacts": str(args.artifacts),
               "core_build": str(bench.build_dir)})
     bad = [r for r in report["records"] if not r["ok"]]
@@ -224,7 +229,7 @@ def main(argv=None) -> int:
     for m in cyc_bad[:5]:
         print(m)
     plots = draw_rasters(report, art, args.mode, wanted, args.plots)
-    print(f"core: {s['core_sources']}, lanes {args.lanes or 'all'}")
+    print(f"core: {s['core_sources']}, parameters {core_cli_args(params) or 'default'}")
     if s["stopped"]:
         print(f"STOPPED EARLY: {s['stopped']}")
     print(format_summary(s, args.simulator))

@@ -14,7 +14,9 @@ def small_net(widths=(64, 32, 10), thetas=(6, 3), seed=0):
     rng = random.Random(seed)
     words = [[rng.getrandbits(widths[l + 1]) for _ in range(widths[l])]
              for l in range(len(widths) - 1)]
-    return SimpleNamespace(widths=list(widths), thetas=list(thetas),
+    weights = [np.array([[1 if (words[l][i] >> j) & 1 else -1 for i in range(widths[l])]
+                         for j in range(widths[l + 1])], np.int8) for l in range(len(words))]
+    return SimpleNamespace(widths=list(widths), thetas=list(thetas), weights=weights,
                            acc_bits=[int(np.ceil(np.log2(w + 1))) + 2 for w in widths[:-1]],
                            rom_words=lambda l: words[l], n_layers=len(widths) - 1)
 
@@ -31,16 +33,30 @@ def test_list_and_unknown_board(capsys):
 
 
 def test_fit_check():
-    authors = SimpleNamespace(widths=[784, 600, 10], acc_bits=[11, 11])
-    ok, lines = B.fit_check(authors, None, B.BOARDS["arty"], 4096, 256)
+    authors = small_net((784, 600, 10), (25, 12))
+    arty = B.BOARDS["arty"]
+    params = B.board_core_params(arty, authors, {})
+    ok, lines = B.fit_check(authors, params, arty, 2048, 256)
     assert ok and any("17 BRAM36" in l for l in lines)     # SPEC section 8: 17 BRAM36
-    ok, lines = B.fit_check(authors, None, B.BOARDS["icebreaker"], 512, 16)
+    assert any("360 in 90 DSP slices" in l for l in lines)
+    ok, lines = B.fit_check(authors, {}, B.BOARDS["icebreaker"], 512, 16)
     assert not ok and any("DOES NOT FIT" in l for l in lines)
-    small = SimpleNamespace(widths=[784, 64, 10], acc_bits=[11, 8])
-    ok, _ = B.fit_check(small, None, B.BOARDS["icebreaker"], 512, 16)
+    small = small_net((784, 64, 10), (25, 3))
+    ok, _ = B.fit_check(small, {}, B.BOARDS["icebreaker"], 512, 16)
     assert ok
     assert B.bram_blocks("xc7", 784, 600) == 17
     assert B.bram_blocks("ice40", 784, 64) == 16
+
+
+def test_board_core_params():
+    authors = small_net((784, 600, 10), (25, 12))
+    arty = B.BOARDS["arty"]
+    p = B.board_core_params(arty, authors, {})
+    assert p == {"tree_counter": 6, "tree_levels": 3, "dsp_neurons": 360}
+    assert B.board_core_params(arty, authors, {"lanes": 300})["dsp_neurons"] == 0
+    assert B.board_core_params(arty, authors, {"tree_levels": None})["tree_levels"] is None
+    assert B.board_core_params(arty, small_net((40, 10, 2), (2, 1)), {})["dsp_neurons"] == 8
+    assert B.board_core_params(B.BOARDS["ulx3s"], authors, {}).get("dsp_neurons", 0) == 0
 
 
 def test_refuses_what_does_not_fit(tmp_path):

@@ -2,7 +2,8 @@
 
 Small random networks (64-32-10, 64-24-16-10) and random images: every spike time (full
 mode, through o_spike), the decision (label, step, tie, no_spike) in both modes, and the
-cycle count against hdl/cycle_model.py, for full parallelism and narrow lane counts.
+cycle count against hdl/cycle_model.py, for full parallelism, narrow lane counts and other
+pipeline depths.
 """
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ def to_events(s):
     return [int(s[i]) for i in order], order
 
 
-def check(widths, ws, thetas, s_in, *, lanes=None, tree_inputs=None, full=True, debug=True):
-    core = BS4NNCore(CoreNetwork.from_weights(ws, thetas), lanes=lanes, tree_inputs=tree_inputs)
+def check(widths, ws, thetas, s_in, *, lanes=None, full=True, debug=True, **params):
+    core = BS4NNCore(CoreNetwork.from_weights(ws, thetas), lanes=lanes, **params)
     events = [to_events(s) for s in s_in]
     # The golden model sees exactly what the core sees (dropped inputs at 255).
     gold = forward_times(s_in, ws, thetas)
@@ -73,7 +74,7 @@ def check(widths, ws, thetas, s_in, *, lanes=None, tree_inputs=None, full=True, 
                                        f"{hw[bad[0]]}, model says {gold.spikes[l][n][bad[0]]}")
         if not debug:
             want_c = predict_cycles(events[n][0], [sp[n] for sp in gold.spikes],
-                                    full=full, lanes=lanes, tree_inputs=tree_inputs)
+                                    full=full, timing=core.timing)
             assert r["cycles"] == want_c, f"image {n}: {r['cycles']} cycles, cycle model says {want_c}"
     return results
 
@@ -106,16 +107,20 @@ def test_random_decision_and_cycles(name, lanes, full):
 
 
 @pytest.mark.parametrize("name", list(NETS))
-@pytest.mark.parametrize("full", [True, False])
-def test_chunked_trees(name, full):
-    """tree_inputs: deeper layers integrate 5 (6-input) chunks per cycle, with lanes too."""
+@pytest.mark.parametrize("params", [
+    {"tree_levels": None, "rom_reg": False},     # everything in as few cycles as possible
+    {"tree_levels": 1},                          # a register after every adder level
+    {"tree_levels": 2, "rom_reg": False, "lanes": 9},
+])
+def test_pipeline_depths(name, params):
+    """Other pipeline depths: same spikes and decisions, cycles as the model predicts."""
     widths, thetas = NETS[name]
-    rng = np.random.default_rng(300 + full + len(widths))
+    rng = np.random.default_rng(300 + len(widths) + len(params))
     ws, th = random_net(rng, widths, thetas)
-    s_in = random_images(rng, 1, widths[0], 5)
-    check(widths, ws, th, s_in, tree_inputs=6, lanes=None if full else 9, full=full, debug=False)
-    if full:
-        check(widths, ws, th, s_in[:3], tree_inputs=5, full=True, debug=True)
+    s_in = random_images(rng, 1, widths[0], 4)
+    for full in (True, False):
+        check(widths, ws, th, s_in, full=full, debug=False, **params)
+    check(widths, ws, th, s_in[:2], full=True, debug=True, **params)
 
 
 def test_one_lane():
@@ -197,8 +202,13 @@ def test_bad_parameters():
         with pytest.raises(ValueError, match="lanes"):
             BS4NNCore(net, lanes=bad)
     for bad in (0, 1.5, False):
-        with pytest.raises(ValueError, match="tree_inputs"):
-            BS4NNCore(net, tree_inputs=bad)
+        with pytest.raises(ValueError, match="tree_levels"):
+            BS4NNCore(net, tree_levels=bad)
+    for bad in (3, -4, 8):
+        with pytest.raises(ValueError, match="dsp_neurons"):
+            BS4NNCore(net, dsp_neurons=bad)
+    with pytest.raises(ValueError, match="dsp_neurons needs full parallelism"):
+        BS4NNCore(net, lanes=2, dsp_neurons=4)
     with pytest.raises(ValueError, match="threshold"):
         CoreNetwork.from_weights(ws, [0, 1])
     with pytest.raises(ValueError, match="2 weight layers"):

@@ -12,7 +12,7 @@ from hdl.generate import describe, payload_fields
 def test_verilog_ports_and_layouts():
     rng = np.random.default_rng(0)
     ws = [rng.choice([-1, 1], size=(6, 12)), rng.choice([-1, 1], size=(3, 6))]
-    core = BS4NNCore(CoreNetwork.from_weights(ws, [2, 1]), lanes=4, tree_inputs=4)
+    core = BS4NNCore(CoreNetwork.from_weights(ws, [2, 1]), lanes=4, tree_levels=2)
     text = verilog.convert(core, name="bs4nn_core")
     for port in ("clk", "rst", "full", "debug", "i_event__valid", "i_event__ready",
                  "i_event__payload", "o_result__valid", "o_result__ready", "o_result__payload",

@@ -200,6 +200,21 @@ def test_icarus_full_mode(sub64_art, tmp_path):
 
 
 @pytest.mark.icarus
+def test_icarus_dsp48_counters(sub64_art, tmp_path):
+    """The Arty configuration: 48 of the 64 first-layer counters in DSP48E1 SIMD lanes (the
+    primitive simulated by Yosys's own model of it), 6:3 counters in the trees; every spike
+    of 40 images in full mode and every decision and cycle count in early mode."""
+    need("icarus")
+    arty = ("--dsp-neurons", 48, "--tree-counter", 6, "--tree-levels", 3)
+    s = regress(sub64_art, tmp_path, "dsp_full", "--simulator", "icarus", "--mode", "full",
+                "--images", 40, "--random-every", 4, "--strict-cycles", *arty)
+    assert s["mismatches"] == 0 and s["cycle_differences"] == 0 and s["images"] >= 40
+    s = regress(sub64_art, tmp_path, "dsp_early", "--simulator", "icarus", "--mode", "early",
+                "--images", 100, "--passes", "fast", "--strict-cycles", *arty)
+    assert s["mismatches"] == 0 and s["cycle_differences"] == 0 and s["images"] >= 100
+
+
+@pytest.mark.icarus
 @pytest.mark.parametrize("mode", ["early", "full"])
 def test_icarus_three_layers(r3_art, tmp_path, mode):
     need("icarus")
