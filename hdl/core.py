@@ -35,6 +35,7 @@ from amaranth.lib.wiring import In, Out
 
 from .accumulators import Accumulators
 from .heap import Heap, HeapBuilder
+from .skid import SkidBuffer
 from .trees import any_of, lowest_set
 
 __all__ = ["BS4NNCore", "CoreNetwork", "event_layout", "result_layout", "spike_layout"]
@@ -42,6 +43,7 @@ __all__ = ["BS4NNCore", "CoreNetwork", "event_layout", "result_layout", "spike_l
 T = 256
 SILENT = 256
 ARGMAX_LEVELS_PER_STAGE = 2
+INPUT_DELAY = 1             # the registered input stage
 
 
 @dataclass(frozen=True)
@@ -260,11 +262,11 @@ class BS4NNCore(wiring.Component):
     def timing(self) -> dict:
         """The pipeline's delays, for ``hdl/cycle_model.py`` (see docs/core.md).
 
-        groups: ROM reads per event; rom_reg: 0/1; layer_delays[l - 1]: cycles from layer
-        l - 1's compare of step t - 1 to layer l's compare of step t; argmax_delay: extra
-        cycles of a tie or no-spike decision.
+        groups: ROM reads per event; input_delay: the input register; rom_reg: 0/1;
+        layer_delays[l - 1]: cycles from layer l - 1's compare of step t - 1 to layer l's
+        compare of step t; argmax_delay: extra cycles of a tie or no-spike decision.
         """
-        return {"groups": self.groups, "rom_reg": int(self.rom_reg),
+        return {"groups": self.groups, "input_delay": INPUT_DELAY, "rom_reg": int(self.rom_reg),
                 "layer_delays": [s + 1 for s in self.layer_stages],
                 "argmax_delay": self.argmax_stages}
 
@@ -313,7 +315,11 @@ class BS4NNCore(wiring.Component):
             return r
 
         # ---------------------------------------------------------------- stage A: events
-        ev = self.i_event
+        # Events pass a registered input stage first (timing: the source is often a block
+        # RAM with a slow clock-to-output; `i_event.ready` is then a register too).
+        m.submodules.in_reg = in_reg = SkidBuffer(event_layout(widths[0]))
+        wiring.connect(m, wiring.flipped(self.i_event), in_reg.i)
+        ev = in_reg.o
         p = ev.payload
         accepting = (state == IDLE) | (state == RUN)
         ev_ok = ev.valid & ~in_done & accepting
@@ -334,7 +340,8 @@ class BS4NNCore(wiring.Component):
                 with m.Else():
                     m.d.sync += grp.eq(grp + 1)
             with m.If((state == IDLE) & ev.valid):
-                m.d.sync += [state.eq(RUN), full_r.eq(self.full), cycles.eq(1),
+                # cycles counts from the event's acceptance into the input register
+                m.d.sync += [state.eq(RUN), full_r.eq(self.full), cycles.eq(1 + INPUT_DELAY),
                              debug_r.eq(self.debug if self.debug_port else 0)]
         resets += [in_done, open_, grp]
 

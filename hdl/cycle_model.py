@@ -1,15 +1,15 @@
 """Exact cycle count of BS4NNCore for one image, from its spike trace (no simulation).
 
 The core (hdl/core.py) is a pipeline whose delays are ``BS4NNCore.timing``:
-G (ROM reads per event), R (the ROM register stage, 0 or 1), D_l (layer l's delay) and A
-(the argmax stages). With an always-valid event source, an always-ready result sink and
-``debug`` = 0 the timing is fixed by the trace. Cycle 0 is the one in which the image's
-first event is presented to an idle core.
+G (ROM reads per event), I (the input register, 1), R (the ROM register stage, 0 or 1), D_l
+(layer l's delay) and A (the argmax stages). With an always-valid event source, an
+always-ready result sink and ``debug`` = 0 the timing is fixed by the trace. Cycle 0 is the
+one in which the image's first event is accepted by an idle core.
 
-* event i (0-based, stream order) is read at cycles G*i .. G*i + G - 1;
-* step u (a step with events) is closed at cycle G*n(u), n(u) = events with time <= u
+* event i (0-based, stream order) is read at cycles I + G*i .. I + G*i + G - 1;
+* step u (a step with events) is closed at cycle I + G*n(u), n(u) = events with time <= u
   (by the next event's first read, or right after the last event), and layer 0 compares
-  it at c_0(u) = G*n(u) + 1 + R;
+  it at c_0(u) = I + G*n(u) + 1 + R;
 * a compare of step u <= 254 hands layer 1 its inputs of time u + 1, which it compares at
   c_1(u + 1) = c_0(u) + D_1; likewise c_l(t) = c_{l-1}(t - 1) + D_l (inputs of time 255
   are integrated, for V(255), but never compared);
@@ -38,22 +38,22 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
     full : bool
         The core's ``full`` input.
     timing : dict
-        ``BS4NNCore.timing``: groups, rom_reg, layer_delays (one per deeper layer),
-        argmax_delay.
+        ``BS4NNCore.timing``: groups, input_delay, rom_reg, layer_delays (one per deeper
+        layer), argmax_delay.
     """
     ev = np.asarray(ev_times, np.int64)
     if ev.size == 0:
         raise ValueError("an image needs at least one event")
     if np.any(np.diff(ev) < 0):
         raise ValueError("event times must be sorted")
-    G, R = int(timing["groups"]), int(timing["rom_reg"])
+    G, R, I = int(timing["groups"]), int(timing["rom_reg"]), int(timing["input_delay"])
     delays = [int(d) for d in timing["layer_delays"]]
     A = int(timing["argmax_delay"])
     if len(delays) != len(spikes) - 1:
         raise ValueError(f"{len(spikes)} weight layers but {len(delays)} layer delays")
 
     def c0(u: int) -> int:
-        return G * int(np.searchsorted(ev, u, side="right")) + 1 + R
+        return I + G * int(np.searchsorted(ev, u, side="right")) + 1 + R
 
     out = np.asarray(spikes[-1])
     first = int(out.min())

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .decision import decide
-from .encoding import SILENT, T, encode_latency
-from .layer import LayerResult
+from .encoding import encode_latency
+from .layer import LayerResult, crossings, final_potentials, scan
 from .network import ForwardResult
 
 V_SCALE = 1024.0   # fixed-point scale for the decision's potential tie-break
@@ -32,30 +32,11 @@ def real_layer_forward(s_in: np.ndarray, w: np.ndarray, threshold: float,
     w = np.asarray(w, np.float32)
     if w.ndim != 2 or w.shape[1] != n_in:
         raise ValueError(f"weights of shape {w.shape} do not match {n_in} inputs")
-    n_out = w.shape[0]
     wt = np.ascontiguousarray(w.T)                                   # (N_in, N_out)
-    spikes = np.full((B, n_out), SILENT, np.int16)
-    v_cross = np.zeros((B, n_out), np.float32)
-    v_final = (s_in <= T - 1).astype(np.float32) @ wt                # (B, N_out)
-    for lo in range(0, B, chunk):
-        s = s_in[lo:lo + chunk]
-        order = np.argsort(s, axis=1, kind="stable")
-        s_sorted = np.take_along_axis(s, order, axis=1)
-        k_max = int((s_sorted < T - 1).sum(axis=1).max(initial=0))
-        if k_max == 0:
-            continue
-        order, s_sorted = order[:, :k_max], s_sorted[:, :k_max]
-        v = np.cumsum(wt[order], axis=1, dtype=np.float32)           # (b, K, N_out)
-        nxt = np.concatenate([s_sorted[:, 1:], np.full((len(s), 1), T, np.int16)], axis=1)
-        step_end = (s_sorted < T - 1) & (nxt != s_sorted)
-        crossed = (v > threshold) & step_end[:, :, None]
-        fired = crossed.any(axis=1)
-        first = crossed.argmax(axis=1)
-        t_cross = np.take_along_axis(s_sorted, first, axis=1)
-        vc = np.take_along_axis(v, first[:, None, :], axis=1)[:, 0, :]
-        spikes[lo:lo + chunk] = np.where(fired, t_cross + 1, SILENT)
-        v_cross[lo:lo + chunk] = np.where(fired, vc, 0)
-    return LayerResult(spikes, v_cross, v_final)
+    parts = [crossings(scan(s_in[lo:lo + chunk], wt), threshold, strict=True)
+             for lo in range(0, B, chunk)]
+    return LayerResult(np.concatenate([p[0] for p in parts]),
+                       np.concatenate([p[1] for p in parts]), final_potentials(s_in, wt))
 
 
 def _fixed(v: np.ndarray) -> np.ndarray:

@@ -7,8 +7,9 @@ import pytest
 from hdl.cycle_model import predict_cycles, predict_many
 
 S = 256
-# One ROM read per event, a ROM register, layer 1 three cycles behind layer 0, argmax 2.
-TM = {"groups": 1, "rom_reg": 1, "layer_delays": [3], "argmax_delay": 2}
+# No input register (the formula's I = 0), one ROM read per event, a ROM register, layer 1
+# three cycles behind layer 0, argmax 2.
+TM = {"groups": 1, "input_delay": 0, "rom_reg": 1, "layer_delays": [3], "argmax_delay": 2}
 
 
 def trace(*layers):
@@ -67,6 +68,11 @@ def test_late_steps_reach_fewer_layers():
     tr = trace([S], [S], [S, S])
     # c0(253) = 1 + 2 = 3 -> 3 + 3 + 10 = 16; c0(254) = 2 + 2 = 4 -> 4 + 3 = 7; z = 16.
     assert predict_cycles([253, 254], tr, full=True, timing=tm) == 16 + 2 + 2
+
+
+def test_input_register_shifts_everything():
+    tr = trace([3, S], [4])
+    assert predict_cycles([0, 0, 2], tr, full=False, timing=dict(TM, input_delay=1)) == 10
 
 
 def test_bad_input():

@@ -14,7 +14,10 @@ from model.encoding import SILENT, T, encode_latency
 from model.layer import layer_forward
 from model.network import forward_times
 from model.realvalued import real_layer_forward
-from model.train import Net, TrainConfig, backward, grad_sparse_inputs, targets, train
+from model.bs4nn_rule import backward, targets
+from model.decision_rule import decision_step
+from model.temporal_grad import grad_sparse_inputs
+from model.train import Net, TrainConfig, Trainer, train
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("BS4NN_DATA", ROOT.parent / "shared" / "data"))
@@ -28,7 +31,7 @@ def mnist():
 
 
 def _net(rng, widths=(784, 600, 10)):
-    cfg = TrainConfig(hidden=list(widths[1:-1]))
+    cfg = TrainConfig(hidden=list(widths[1:-1]), rule="bs4nn")
     net = Net(widths, cfg, rng)
     # Mixed signs so that the forward is not trivial, thresholds as a trained net has.
     net.W = [rng.normal(0.3, 1.0, w.shape).astype(np.float32) for w in net.W]
@@ -95,8 +98,7 @@ def test_backward_errors_are_normalised_and_point_the_right_way(mnist):
     s_in = encode_latency(mnist.train.images[:64])
     y = mnist.train.labels[:64].astype(np.int64)
     layers = net.layers(s_in)
-    cfg = TrainConfig(gamma=5, no_spike="s4nn")
-    dWs, dfs, loss = backward(net, s_in, layers, y, cfg)
+    dWs, dfs, loss = backward(net.W, s_in, layers, y, 5, "s4nn")
     assert [d.shape for d in dWs] == [w.shape for w in net.W]
     assert loss > 0 and all(np.isfinite(d).all() for d in dWs)
     # A label neuron that should fire earlier gets a negative error, i.e. its weights from
@@ -105,14 +107,17 @@ def test_backward_errors_are_normalised_and_point_the_right_way(mnist):
     late = np.flatnonzero(o[np.arange(64), y] > o.min(axis=1))
     assert len(late) > 0
     b = late[0]
-    one = backward(net, s_in[b:b + 1], [type(r)(r.spikes[b:b + 1], r.v_cross[b:b + 1],
-                                               r.v_final[b:b + 1]) for r in layers], y[b:b + 1], cfg)[0]
+    one = backward(net.W, s_in[b:b + 1], [type(r)(r.spikes[b:b + 1], r.v_cross[b:b + 1],
+                                                 r.v_final[b:b + 1]) for r in layers],
+                   y[b:b + 1], 5, "s4nn")[0]
     assert (one[1][y[b]] <= 0).all() and (one[1][y[b]] < 0).any()
 
 
-def test_short_training_run_learns_and_saves(mnist, tmp_path):
-    cfg = TrainConfig(epochs=2, batch_size=32, lr=1.0, gamma=5, no_spike="s4nn",
-                      val_size=500, train_subset=2000, hidden=[100])
+@pytest.mark.parametrize("rule", ["decision", "bs4nn"])
+def test_short_training_run_learns_and_saves(mnist, tmp_path, rule):
+    extra = {"lr": 1.0, "gamma": 5, "no_spike": "s4nn"} if rule == "bs4nn" else {"theta": [12, 10]}
+    cfg = TrainConfig(rule=rule, epochs=2, batch_size=32, val_size=500, train_subset=2000,
+                      hidden=[100], threads=2, **extra)
     out = tmp_path / "small.npz"
     ck, hist = train(cfg, DATA, out, progress=False, log=lambda s: None)
     assert len(hist) == 2
@@ -133,11 +138,11 @@ def test_short_training_run_learns_and_saves(mnist, tmp_path):
 
 def test_vectorised_step_equals_literal_per_sample_rule(mnist):
     from model.reference_rule import literal_forward, literal_step
-    from model.train import train_step
     rng = np.random.default_rng(5)
     net = _net(rng, (784, 60, 10))
     net.fact = np.array([4.037, 3.0])
-    cfg = TrainConfig(gamma=3, no_spike="s4nn")
+    cfg = TrainConfig(rule="bs4nn", gamma=3, no_spike="s4nn", threads=1).resolved()
+    step = Trainer(net, cfg).step
     for k in range(3):
         x, y = mnist.train.images[k], int(mnist.train.labels[k])
         W = [w.astype(np.float64) for w in net.W]
@@ -146,7 +151,45 @@ def test_vectorised_step_equals_literal_per_sample_rule(mnist):
         fw = net.forward_times(encode_latency(x[None]))
         for l in range(2):                      # time-stepped forward == integer contract
             np.testing.assert_array_equal(fw.spikes[l][0], lit[l])
-        train_step(net, x[None], np.array([y]), cfg, lr=0.5, lr_f=0.01)
+        step(x[None], np.array([y]), lr=0.5, lr_f=0.01)
         for l in range(2):
             np.testing.assert_allclose(net.W[l], W[l], rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(net.fact, fact, rtol=1e-9)
+
+
+@pytest.mark.parametrize("widths", [(784, 600, 10), (784, 100, 50, 10)])
+def test_decision_is_argmax_of_potentials_at_the_decision_step(mnist, widths):
+    """The claim the decision rule rests on: class = argmax_k V_k(t*), t* = first crossing."""
+    rng = np.random.default_rng(6)
+    net = _net(rng, widths)
+    s_in = encode_latency(mnist.test.images[:500])
+    f = net.forward_times(s_in)
+    t_star = decision_step(f.spikes[-1])
+    a = (f.spikes[-2] <= t_star[:, None]).astype(np.float32)
+    v = a @ net.binary()[-1].T.astype(np.float32)
+    np.testing.assert_array_equal(v.argmax(axis=1), f.label)
+    assert f.decision.tie.any() or f.decision.no_spike.any()
+
+
+def test_threads_sum_the_same_gradients(mnist):
+    x, y = mnist.train.images[:48], mnist.train.labels[:48].astype(np.int64)
+    nets = []
+    for threads in (1, 3):
+        cfg = TrainConfig(theta=[20, 12], threads=threads).resolved()
+        net = Net([784, 600, 10], cfg, np.random.default_rng(7))
+        loss, acc = Trainer(net, cfg).step(x, y, lr=1e-2, lr_f=0.0)
+        nets.append((net, loss, acc))
+    (a, la, aa), (b, lb, ab) = nets
+    assert la == pytest.approx(lb, rel=1e-5) and aa == ab
+    for wa, wb in zip(a.W, b.W):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
+    assert a.thetas == [20, 12]
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="rule"):
+        TrainConfig(rule="hebb").resolved()
+    with pytest.raises(ValueError, match="theta"):
+        TrainConfig(theta=[20, 0]).resolved()
+    with pytest.raises(ValueError, match="real"):
+        TrainConfig(real=True).resolved()
