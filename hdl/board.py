@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from . import protocol as P
+from .skid import SkidBuffer
 from .uart import UARTRx, UARTTx, uart_divisor
 
 __all__ = ["FrameTx", "SerialLink", "BoardTop", "DEFAULT_BAUD"]
@@ -64,31 +65,37 @@ class FrameTx(wiring.Component):
         k = Signal(range(self.max_payload + 5))    # byte index within the frame
         total = Signal(8)                          # running sum of cmd, length, payload
         busy = Signal()
-        index = Signal(range(self.max_payload))
-        m.d.comb += index.eq(k - 4)
-
+        offer = Signal()                           # o_byte holds byte k (else: loading it)
+        last = Signal()                            # byte k is the checksum
         byte = Signal(8)
+
+        # Each byte is worked out into a register first, then offered: the selection and the
+        # checksum compare never sit on the handshake's path (a UART byte takes 10 bit
+        # times, one extra cycle per byte costs nothing).
+        nxt = Signal(8)
         with m.Switch(k):
             with m.Case(0):
-                m.d.comb += byte.eq(P.SYNC)
+                m.d.comb += nxt.eq(P.SYNC)
             with m.Case(1):
-                m.d.comb += byte.eq(self.cmd)
+                m.d.comb += nxt.eq(self.cmd)
             with m.Case(2):
-                m.d.comb += byte.eq(self.length[:8])
+                m.d.comb += nxt.eq(self.length[:8])
             with m.Case(3):
-                m.d.comb += byte.eq(self.length[8:])
+                m.d.comb += nxt.eq(self.length[8:])
             with m.Default():
-                m.d.comb += byte.eq(Mux(k == self.length + 4, -total,
-                                        self.payload.word_select(index, 8)))
+                m.d.comb += nxt.eq(Mux(k == self.length + 4, -total,
+                                       self.payload.word_select((k - 4)[:len(k)], 8)))
 
-        m.d.comb += [self.o_byte.valid.eq(busy), self.o_byte.payload.eq(byte)]
+        m.d.comb += [self.o_byte.valid.eq(busy & offer), self.o_byte.payload.eq(byte)]
         m.d.sync += self.done.eq(0)
         with m.If(~busy):
             with m.If(self.start):
-                m.d.sync += [busy.eq(1), k.eq(0), total.eq(0)]
+                m.d.sync += [busy.eq(1), offer.eq(0), k.eq(0), total.eq(0)]
+        with m.Elif(~offer):
+            m.d.sync += [byte.eq(nxt), last.eq(k == self.length + 4), offer.eq(1)]
         with m.Elif(self.o_byte.ready):
-            m.d.sync += [k.eq(k + 1), total.eq(total + Mux(k == 0, 0, byte))]
-            with m.If(k == self.length + 4):
+            m.d.sync += [k.eq(k + 1), offer.eq(0), total.eq(total + Mux(k == 0, 0, byte))]
+            with m.If(last):
                 m.d.sync += [busy.eq(0), self.done.eq(1)]
         return m
 
@@ -198,6 +205,8 @@ class SerialLink(wiring.Component):
         # ---- player ----
         play_end = Signal(range(ev_cap + 1))
         rd_ptr = Signal(range(ev_cap + 1))
+        rd_next = Signal(range(ev_cap + 2))         # rd_ptr + 1, kept in a register
+        more = Signal()                             # rd_ptr != play_end, kept in a register
         rd_addr = Signal(range(ev_cap + 1))
         n_expected = Signal(range(img_cap + 1))
         n_results = Signal(range(img_cap + 1))
@@ -207,10 +216,15 @@ class SerialLink(wiring.Component):
         cycles = Signal(32)
         total_cycles = Signal(32)
         send_idx = Signal(range(img_cap + 1))
+        send_more = Signal()                       # results left after send_idx (a register)
 
+        # The event memory's output goes through a register stage to the core (a block RAM's
+        # clock-to-output is too slow to reach the core's ROM address in the same cycle).
+        m.submodules.ev_reg = ev_reg = SkidBuffer(self.event_layout)
+        wiring.connect(m, ev_reg.o, core.i_event)
         m.d.comb += [ev_r.addr.eq(rd_addr), rd_addr.eq(rd_ptr),
-                     core.i_event.payload.eq(ev_r.data)]
-        fire = core.i_event.valid & core.i_event.ready
+                     ev_reg.i.payload.eq(ev_r.data)]
+        fire = ev_reg.i.valid & ev_reg.i.ready
         m.d.comb += [res_w.addr.eq(n_results), res_w.data.eq(core.o_result.payload),
                      res_r.addr.eq(send_idx)]
         with m.If(counting):
@@ -308,15 +322,16 @@ class SerialLink(wiring.Component):
                     reply(P.REP_ERROR, Cat(error, cmd), 2)
                     m.next = "REPLY"
                 with m.Elif(cmd == P.CMD_RUN):
-                    m.d.comb += rd_addr.eq(batch_end)
-                    m.d.sync += [rd_ptr.eq(batch_end), play_end.eq(wr_ptr), n_expected.eq(1),
+                    m.d.sync += [rd_ptr.eq(batch_end), rd_next.eq(batch_end + 1),
+                                 more.eq(batch_end != wr_ptr), play_end.eq(wr_ptr),
+                                 n_expected.eq(1),
                                  n_results.eq(0), batch_mode.eq(0), results_done.eq(0)]
-                    m.next = "PLAY"
+                    m.next = "PRIME"
                 with m.Elif(cmd == P.CMD_BATCH):
-                    m.d.comb += rd_addr.eq(0)
-                    m.d.sync += [rd_ptr.eq(0), play_end.eq(batch_end), n_expected.eq(batch_images),
+                    m.d.sync += [rd_ptr.eq(0), rd_next.eq(1), more.eq(batch_end != 0),
+                                 play_end.eq(batch_end), n_expected.eq(batch_images),
                                  n_results.eq(0), batch_mode.eq(1), results_done.eq(0)]
-                    m.next = "PLAY"
+                    m.next = "PRIME"
                 with m.Elif(cmd == P.CMD_LOAD):
                     new_images = (batch_images + frame_images)[:16]
                     m.d.sync += [batch_end.eq(wr_ptr), batch_images.eq(new_images)]
@@ -330,36 +345,42 @@ class SerialLink(wiring.Component):
                     reply(P.REP_INFO, Cat(C(self.n_in, 16), C(self.n_out, 8), C(ev_cap, 16),
                                           C(img_cap, 16), C(self.clk_freq, 32)), 11)
                     m.next = "REPLY"
+            with m.State("PRIME"):
+                m.next = "PLAY"         # the event memory reads rd_ptr (one cycle of latency)
             with m.State("PLAY"):
-                m.d.comb += core.i_event.valid.eq(rd_ptr != play_end)
+                # The event at rd_ptr is on the memory's output; on a transfer the next one is
+                # read ahead (rd_next, more: registers, so no adder or compare sits between
+                # the core's ready and the memory's address).
+                m.d.comb += ev_reg.i.valid.eq(more)
                 with m.If(fire):
-                    m.d.comb += rd_addr.eq(rd_ptr + 1)
-                    m.d.sync += rd_ptr.eq(rd_ptr + 1)
+                    m.d.comb += rd_addr.eq(rd_next)
+                    m.d.sync += [rd_ptr.eq(rd_next), rd_next.eq(rd_next + 1),
+                                 more.eq(rd_next != play_end)]
                     with m.If(~counting):
                         m.d.sync += [counting.eq(1), cycles.eq(1)]
                 m.d.comb += core.o_result.ready.eq(1)
-                results_now = Signal()
                 with m.If(core.o_result.valid):
                     m.d.comb += res_w.en.eq(1)
                     m.d.sync += [n_results.eq(n_results + 1), label.eq(core.o_result.payload.label)]
                     with m.If(n_results + 1 == n_expected):
-                        m.d.comb += results_now.eq(1)
                         m.d.sync += results_done.eq(1)
-                # in early mode a result may come before its image's last event: the player
-                # still feeds the rest, so the next image starts on a clean core
-                events_now = (rd_ptr == play_end) | (fire & (rd_ptr + 1 == play_end))
-                with m.If((results_done | results_now) & events_now):
+                # In early mode a result may come before its image's last event: the player
+                # still feeds the rest, so the next image starts on a clean core. Both
+                # conditions are registers (one cycle late), so the core's `valid` and the
+                # event handshake do not reach the FSM combinationally.
+                with m.If(results_done & ~more):
                     m.d.sync += [counting.eq(0), total_cycles.eq(cycles), send_idx.eq(0)]
                     m.next = "SEND_READ"
             with m.State("SEND_READ"):
                 m.next = "SEND_LOAD"    # result memory read latency
+                m.d.sync += send_more.eq(send_idx + 1 != n_expected)
             with m.State("SEND_LOAD"):
                 reply(P.REP_RESULT, self._result_payload(res_r.data), self.result_bytes)
                 m.next = "SEND_WAIT"
             with m.State("SEND_WAIT"):
                 with m.If(ftx.done):
                     m.d.sync += send_idx.eq(send_idx + 1)
-                    with m.If(send_idx + 1 != n_expected):
+                    with m.If(send_more):
                         m.next = "SEND_READ"
                     with m.Elif(batch_mode):
                         reply(P.REP_BATCH_DONE,

@@ -73,13 +73,13 @@ class Board:
 BOARDS = {
     "arty": Board("arty", "Digilent Arty A7-35", "arty_a7:ArtyA7_35Platform", "xc7",
                   "XC7A35T", 20_800, 41_600, 50, "BRAM36", 90, 2048, 256,
-                  (("tree_counter", 6), ("tree_levels", 3), ("dsp_neurons", "auto"))),
+                  (("tree_counter", 6), ("tree_levels", 4), ("dsp_neurons", "auto"))),
     "ulx3s": Board("ulx3s", "Radiona ULX3S 85F", "ulx3s:ULX3S_85F_Platform", "ecp5",
                    "LFE5U-85F", 83_640, 83_640, 208, "DP16KD", 156, 4096, 256,
-                   (("tree_counter", 3), ("tree_levels", 4))),
+                   (("tree_counter", 3), ("tree_levels", 3))),
     "icebreaker": Board("icebreaker", "1BitSquared iCEBreaker", "icebreaker:ICEBreakerPlatform",
                         "ice40", "iCE40UP5K", 5_280, 5_280, 30, "EBR", 8, 512, 16,
-                        (("tree_counter", 3), ("tree_levels", 4))),
+                        (("tree_counter", 3), ("tree_levels", None))),
 }
 
 
@@ -423,6 +423,8 @@ def main(argv=None):
     ap.add_argument("--image-capacity", type=int, default=None)
     ap.add_argument("--no-tools", action="store_true", help="write the build tree only")
     ap.add_argument("--force", action="store_true", help="build even if the fit check fails")
+    ap.add_argument("--json", type=Path, default=None, metavar="FILE",
+                    help="also write the fit check, utilisation and Fmax as JSON")
     add_core_arguments(ap, debug_port=False, suppress=True)
     args = ap.parse_args(argv)
 
@@ -458,6 +460,17 @@ def main(argv=None):
         print(utilisation_table(r["utilisation"]))
     for clk, f, verdict, target in r.get("fmax", []):
         print(f"Fmax {clk}: {f:.2f} MHz ({verdict} at {target:.2f} MHz)")
+    if args.json:
+        report = {"board": board.name, "device": board.device, "out": str(out),
+                  "network": [int(w) for w in art.widths], "fits": r["fits"],
+                  "core_params": r.get("core_params"), "fit_check": r["fit_lines"],
+                  "utilisation": [list(row) for row in r.get("utilisation", [])],
+                  "estimate": "yosys synth_xilinx" if board.family == "xc7" else "nextpnr",
+                  "fmax": [list(f) for f in r.get("fmax", [])],
+                  "bitstream": str(r["bitstream"]) if r.get("bitstream") else None}
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(report, indent=1) + "\n")
+        os.replace(tmp, args.json)
     summary = f"{board.name}: build tree in {out}/"
     if r.get("bitstream"):
         summary += f", bitstream {r['bitstream']}"

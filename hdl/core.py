@@ -18,7 +18,8 @@ Numerics are SPEC sections 2-4 exactly; ports and timing are docs/core.md. Archi
 * Decision at the first output crossing (early mode), or when the pipeline has drained
   (``full``, or no output spike). Ties: highest V at the crossing step, then the lowest
   index; no spike: argmax V(255), lowest index on equal. A single winner's label is ready
-  at once; ties and the no-spike case go through a two-stage argmax.
+  at once; ties and the no-spike case go through a pipelined argmax (one comparator per
+  cycle).
 
 ``BS4NNCore.timing`` gives the pipeline's delays; ``hdl/cycle_model.py`` turns them and a
 spike trace into the exact cycle count of an image.
@@ -35,15 +36,17 @@ from amaranth.lib.wiring import In, Out
 
 from .accumulators import Accumulators
 from .heap import Heap, HeapBuilder
-from .skid import SkidBuffer
-from .trees import any_of, lowest_set
+from .trees import any_of, lowest_set, one_hot
 
 __all__ = ["BS4NNCore", "CoreNetwork", "event_layout", "result_layout", "spike_layout"]
 
 T = 256
 SILENT = 256
-ARGMAX_LEVELS_PER_STAGE = 2
-INPUT_DELAY = 1             # the registered input stage
+ARGMAX_LEVELS_PER_STAGE = 1     # one comparator (a carry chain) and a mux per cycle
+INPUT_DELAY = 0             # events go straight to the ROM address (no input register)
+DECISION_DELAY = 1          # the register stage between the output compare and the decision
+OUTPUT_DELAY = 1            # o_result is a register
+TREE_INPUT_LEVELS = 1       # a deeper layer's tree starts from fired | cross (one LUT)
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,7 @@ def layer_potentials(m, builder: HeapBuilder, net: CoreNetwork, l: int, fired) -
 def tree_stages(net: CoreNetwork, l: int, levels_per_stage: int | None, counter_inputs: int) -> int:
     """Pipeline registers of deeper layer l's trees (the final potential register included)."""
     b = HeapBuilder(None, en=C(1, 1), levels_per_stage=levels_per_stage, name="probe",
-                    counter_inputs=counter_inputs)
+                    counter_inputs=counter_inputs, input_levels=TREE_INPUT_LEVELS)
     layer_potentials(None, b, net, l, Signal(net.widths[l]))
     return b.stages
 
@@ -264,10 +267,13 @@ class BS4NNCore(wiring.Component):
 
         groups: ROM reads per event; input_delay: the input register; rom_reg: 0/1;
         layer_delays[l - 1]: cycles from layer l - 1's compare of step t - 1 to layer l's
-        compare of step t; argmax_delay: extra cycles of a tie or no-spike decision.
+        compare of step t; decision_delay: the register stage after the output compare;
+        output_delay: the result's output register; argmax_delay: extra cycles of a tie or
+        no-spike decision.
         """
         return {"groups": self.groups, "input_delay": INPUT_DELAY, "rom_reg": int(self.rom_reg),
-                "layer_delays": [s + 1 for s in self.layer_stages],
+                "decision_delay": DECISION_DELAY, "output_delay": OUTPUT_DELAY,
+                "layer_delays": list(self.layer_stages),
                 "argmax_delay": self.argmax_stages}
 
     @property
@@ -298,9 +304,10 @@ class BS4NNCore(wiring.Component):
         grp = Signal(range(G))
         cycles = Signal(32)
         res_sent = Signal()
-        wait = Signal(range(self.argmax_stages + 1))
+        wait = Signal(range(self.argmax_stages + 1), init=self.argmax_stages)
         adv = Signal()                      # the pipeline advances this cycle
-        go = Signal()                       # ... and state changes may happen
+        finished = Signal()                 # decided (early mode) or drained: from registers
+        go = Signal()                       # ... and the image's state may change
         m.d.comb += go.eq(adv & (state == RUN))
         clearing = state == CLEAR
         resets = []                         # back to init in CLEAR
@@ -315,11 +322,9 @@ class BS4NNCore(wiring.Component):
             return r
 
         # ---------------------------------------------------------------- stage A: events
-        # Events pass a registered input stage first (timing: the source is often a block
-        # RAM with a slow clock-to-output; `i_event.ready` is then a register too).
-        m.submodules.in_reg = in_reg = SkidBuffer(event_layout(widths[0]))
-        wiring.connect(m, wiring.flipped(self.i_event), in_reg.i)
-        ev = in_reg.o
+        # i_event should come from flip-flops (a block RAM's output is slow: put an
+        # hdl/skid.py SkidBuffer in between, as hdl/board.py does).
+        ev = self.i_event
         p = ev.payload
         accepting = (state == IDLE) | (state == RUN)
         ev_ok = ev.valid & ~in_done & accepting
@@ -340,7 +345,6 @@ class BS4NNCore(wiring.Component):
                 with m.Else():
                     m.d.sync += grp.eq(grp + 1)
             with m.If((state == IDLE) & ev.valid):
-                # cycles counts from the event's acceptance into the input register
                 m.d.sync += [state.eq(RUN), full_r.eq(self.full), cycles.eq(1 + INPUT_DELAY),
                              debug_r.eq(self.debug if self.debug_port else 0)]
         resets += [in_done, open_, grp]
@@ -349,6 +353,7 @@ class BS4NNCore(wiring.Component):
         b_ev = stage(Signal(), "b_ev", ev_ok)
         b_grp = stage(grp, "b_grp", grp, reset=False)
         b_close = stage(Signal(), "b_close", close)
+        b_live = stage(Signal(), "b_live", close & (cur_t != T - 1))     # a compare, not step 255
         b_t = stage(cur_t, "b_t", cur_t, reset=False)
 
         # ---------------------------------------------------------------- layer 0 counters
@@ -359,28 +364,30 @@ class BS4NNCore(wiring.Component):
                      acc.en.eq(adv), acc.clear.eq(clearing)]
         if self.rom_reg:
             c_close = stage(Signal(), "c_close", b_close)
+            c_live = stage(Signal(), "c_live", b_live)
             c_t = stage(cur_t, "c_t", b_t, reset=False)
         else:
-            c_close, c_t = b_close, b_t
+            c_close, c_live, c_t = b_close, b_live, b_t
 
         fired = [Signal(widths[l + 1], name=f"fired{l}") for l in range(L)]
         resets += fired
-        compare0 = c_close & (c_t != T - 1)
         cross0 = Signal(n1, name="cross0")
-        m.d.comb += cross0.eq(acc.sign & ~fired[0] & compare0.replicate(n1))
+        m.d.comb += cross0.eq(acc.sign & ~fired[0] & c_live.replicate(n1))
         crosses, cross_t = [cross0], [c_t]
         with m.If(go):
             m.d.sync += fired[0].eq(fired[0] | cross0)
-        # Token for layer 1: its inputs of time c_t + 1 are in fired[0] from the next cycle.
-        tok_v = stage(Signal(), "tok1_valid", go & compare0)
-        tok_t = stage(cur_t, "tok1_time", c_t + 1, reset=False)
-        in_flight = [b_ev, b_close, tok_v] + ([c_close] if self.rom_reg else [])
+        # The token for layer 1: its inputs of time c_t + 1 are fired[0] | cross0, which its
+        # tree starts on in this very cycle. A token is integrated (valid) and, unless its
+        # time is 255, compared (live); live is worked out a stage ahead of its compare.
+        tok_v, tok_live, tok_t = go & c_live, go & c_live & (c_t != T - 2), c_t + 1
+        in_flight = [b_ev, b_close] + ([c_close] if self.rom_reg else [])
 
         # ---------------------------------------------------------------- deeper layers
         out_time = [Signal(9, init=SILENT, name=f"out_time{k}") for k in range(n_out)]
         decided = Signal()
         dec_step = Signal(8)
         dec_mask = Signal(n_out)
+        dec_single = Signal()               # exactly one first spiker (no tie)
         shape_out = net.potential_shape(L - 1)
         snap = [Signal(shape_out, name=f"snap{k}") for k in range(n_out)]
         # The output potentials of the last evaluation: V(255) once the image has drained
@@ -390,14 +397,17 @@ class BS4NNCore(wiring.Component):
         resets += [*out_time, decided, dec_mask, *final]
         for l in range(1, L):
             builder = HeapBuilder(m, en=adv, levels_per_stage=self.tree_levels, name=f"t{l}",
-                                  counter_inputs=self.tree_counter)
-            vals = layer_potentials(m, builder, net, l, fired[l - 1])
-            v, t = tok_v, tok_t
+                                  counter_inputs=self.tree_counter,
+                                  input_levels=TREE_INPUT_LEVELS)
+            inputs = Signal(widths[l], name=f"fired_next{l - 1}")
+            m.d.comb += inputs.eq(fired[l - 1] | crosses[l - 1])
+            vals = layer_potentials(m, builder, net, l, inputs)
+            v, live, t = tok_v, tok_live, tok_t
             for s in range(builder.stages):
-                v = stage(v, f"tok{l}_s{s}_valid", v)
-                t = stage(t, f"tok{l}_s{s}_time", t, reset=False)
+                v = stage(Signal(), f"tok{l}_s{s}_valid", v)
+                live = stage(Signal(), f"tok{l}_s{s}_live", live)
+                t = stage(cur_t, f"tok{l}_s{s}_time", t, reset=False)
                 in_flight.append(v)
-            live = v & (t != T - 1)
             cross = Signal(widths[l + 1], name=f"cross{l}")
             m.d.comb += cross.eq(Cat(*[~x[-1] for x in vals]) & ~fired[l] & live.replicate(len(vals)))
             crosses.append(cross)
@@ -405,20 +415,27 @@ class BS4NNCore(wiring.Component):
             with m.If(go):
                 m.d.sync += fired[l].eq(fired[l] | cross)
             if l < L - 1:
-                tok_v = stage(Signal(), f"tok{l + 1}_valid", go & live)
-                tok_t = stage(cur_t, f"tok{l + 1}_time", t + 1, reset=False)
-                in_flight.append(tok_v)
+                tok_v, tok_live, tok_t = go & live, go & live & (t != T - 2), t + 1
             else:
-                out_cross = cross
-                with m.If(go & v):
-                    m.d.sync += [final[k].eq(vals[k]) for k in range(n_out)]
-                with m.If(go):
+                # The decision stage: the compare's outcome registered once more, so that the
+                # wide enables below do not hang off the trees' last adders.
+                d_v = stage(Signal(), "dec_valid", go & v)
+                d_cross = stage(cross, "dec_cross", cross)
+                d_t = stage(t, "dec_time", t, reset=False)
+                d_vals = [stage(x, f"dec_v{k}", x, reset=False) for k, x in enumerate(vals)]
+                in_flight.append(d_v)
+                with m.If(go & d_v):
+                    m.d.sync += [final[k].eq(d_vals[k]) for k in range(n_out)]
+                    # In early mode only the deciding step's spikes are output times (the
+                    # core runs on for the cycle it takes to stop; later crossings are not
+                    # kept).
                     for k in range(n_out):
-                        with m.If(cross[k]):
-                            m.d.sync += out_time[k].eq(t + 1)
-                    with m.If(cross.any() & ~decided):
-                        m.d.sync += [decided.eq(1), dec_step.eq(t), dec_mask.eq(cross)]
-                        m.d.sync += [snap[k].eq(vals[k]) for k in range(n_out)]
+                        with m.If(d_cross[k] & ~(decided & ~full_r)):
+                            m.d.sync += out_time[k].eq(d_t + 1)
+                    with m.If(d_cross.any() & ~decided):
+                        m.d.sync += [decided.eq(1), dec_step.eq(d_t), dec_mask.eq(d_cross),
+                                     dec_single.eq(one_hot(d_cross))]
+                        m.d.sync += [snap[k].eq(d_vals[k]) for k in range(n_out)]
 
         # ---------------------------------------------------------------- debug spikes
         rep = [Signal(widths[l + 1], name=f"rep{l}") for l in range(L)]
@@ -426,7 +443,9 @@ class BS4NNCore(wiring.Component):
         resets += rep
         if self.debug_port:
             pending = any_of([r.any() for r in rep])
-            with m.If(go & debug_r):
+            # Not in the cycle the image finishes: the result may be taken in that cycle and
+            # must follow the image's last reported spike.
+            with m.If(go & debug_r & ~finished):
                 m.d.sync += [rep[l].eq(crosses[l]) for l in range(L)]
                 m.d.sync += [rep_t[l].eq(cross_t[l] + 1) for l in range(L)]
             nb = _bits(max(widths[1:]))
@@ -446,17 +465,21 @@ class BS4NNCore(wiring.Component):
         m.d.comb += adv.eq(~pending)
 
         # ---------------------------------------------------------------- end of image
-        early = out_cross.any() & ~full_r & ~decided
-        drained = in_done & ~open_ & ~any_of(in_flight)
-        single = (dec_mask & (dec_mask - 1)) == 0
-        with m.If(go & (early | drained)):
+        # Everything here reads registers only: the decision and the end of the image are
+        # known one cycle after the output compare / the last activity, anywhere on the die.
+        # `drained` lags the pipeline by one cycle so the OR over it stays off the stop path.
+        drained = Signal()
+        with m.If(adv):
+            m.d.sync += drained.eq(in_done & ~open_ & ~any_of(in_flight))
+        resets.append(drained)
+        m.d.comb += finished.eq((decided & ~full_r) | drained)
+        done = (state == RESULT) | ((state == RUN) & finished)
+        with m.If((state == RUN) & finished):
             m.d.sync += state.eq(RESULT)
-            # A single first spiker is the label; a tie or no spike needs the argmax.
-            slow = Mux(early, (out_cross & (out_cross - 1)) != 0, ~decided | ~single)
-            m.d.sync += wait.eq(Mux(slow, self.argmax_stages, 0))
 
         # ---------------------------------------------------------------- result
-        # Inputs of the argmax are stable from the first RESULT cycle on.
+        # The argmax's inputs are final from the first `done` cycle on; it needs `wait`
+        # cycles, a single first spiker does not wait for it.
         vals = [Mux(decided, snap[k], final[k]) for k in range(n_out)]
         mask = [Mux(decided, dec_mask[k], 1) for k in range(n_out)]
         slow_label = self._argmax(m, vals, mask, C(1, 1))
@@ -464,31 +487,37 @@ class BS4NNCore(wiring.Component):
         for k in range(n_out):
             with m.If(dec_mask[k]):
                 m.d.comb += fast_label.eq(k)
+        single = dec_single
+        # The result goes out through a register (o_result.valid and payload are flip-flops:
+        # whatever takes the result sees no path back into the core).
         r = self.o_result.payload
-        m.d.comb += [
-            r.label.eq(Mux(decided & single, fast_label, slow_label)),
-            r.step.eq(Mux(decided, dec_step, T - 1)),
-            r.tie.eq(decided & ~single),
-            r.no_spike.eq(~decided),
-            r.cycles.eq(cycles),
-        ]
-        m.d.comb += [r.times[k].eq(out_time[k]) for k in range(n_out)]
-        valid = (state == RESULT) & (wait == 0) & ~res_sent & ~pending
-        m.d.comb += self.o_result.valid.eq(valid)
-        with m.If((state == RUN) | (state == RESULT) & ~valid & ~res_sent):
+        out_full = Signal()                 # the output register holds this image's result
+        ready = done & ((decided & single) | (wait == 0)) & ~pending & ~out_full & ~res_sent
+        with m.If(ready):
+            m.d.sync += [
+                out_full.eq(1),
+                r.label.eq(Mux(decided & single, fast_label, slow_label)),
+                r.step.eq(Mux(decided, dec_step, T - 1)),
+                r.tie.eq(decided & ~single),
+                r.no_spike.eq(~decided),
+                r.cycles.eq(cycles + 1),    # the cycle it appears in
+            ]
+            m.d.sync += [r.times[k].eq(out_time[k]) for k in range(n_out)]
+        m.d.comb += self.o_result.valid.eq(out_full)
+        taken = out_full & self.o_result.ready
+        with m.If(((state == RUN) | (state == RESULT)) & ~out_full & ~res_sent):
             m.d.sync += cycles.eq(cycles + 1)
+        with m.If(done & (wait != 0)):
+            m.d.sync += wait.eq(wait - 1)
+        with m.If(taken):
+            m.d.sync += [out_full.eq(0), res_sent.eq(1)]
         with m.If(state == RESULT):
-            with m.If(wait != 0):
-                m.d.sync += wait.eq(wait - 1)
-            with m.If(valid & self.o_result.ready):
-                m.d.sync += res_sent.eq(1)
             # Drain the rest of the image (early decision).
             with m.If(~in_done):
                 m.d.comb += ev.ready.eq(1)
                 with m.If(ev.valid & p.last):
                     m.d.sync += in_done.eq(1)
-            with m.If((res_sent | (valid & self.o_result.ready))
-                      & (in_done | (ev.valid & p.last))):
+            with m.If((res_sent | taken) & (in_done | (ev.valid & p.last))):
                 m.d.sync += state.eq(CLEAR)
         with m.If(clearing):
             # Back to the power-on values for the next image.
@@ -497,7 +526,8 @@ class BS4NNCore(wiring.Component):
         return m
 
     def _argmax(self, m, vals, mask, en) -> Value:
-        """(lowest-index) argmax of the masked values, two comparator levels per register."""
+        """(lowest-index) argmax of the masked values, ARGMAX_LEVELS_PER_STAGE comparator levels
+        per register."""
         nb = _bits(len(vals))
         nodes = [(mk, v, Const(k, nb)) for k, (v, mk) in enumerate(zip(vals, mask))]
         level = 0

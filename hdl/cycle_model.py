@@ -1,8 +1,9 @@
 """Exact cycle count of BS4NNCore for one image, from its spike trace (no simulation).
 
 The core (hdl/core.py) is a pipeline whose delays are ``BS4NNCore.timing``:
-G (ROM reads per event), I (the input register, 1), R (the ROM register stage, 0 or 1), D_l
-(layer l's delay) and A (the argmax stages). With an always-valid event source, an
+G (ROM reads per event), I (an input register, 0 in this core), R (the ROM register stage, 0 or 1), D_l
+(layer l's delay), E (the decision register stage, 1), O (the result's output register, 1)
+and A (the argmax stages). With an always-valid event source, an
 always-ready result sink and ``debug`` = 0 the timing is fixed by the trace. Cycle 0 is the
 one in which the image's first event is accepted by an idle core.
 
@@ -13,10 +14,12 @@ one in which the image's first event is accepted by an idle core.
 * a compare of step u <= 254 hands layer 1 its inputs of time u + 1, which it compares at
   c_1(u + 1) = c_0(u) + D_1; likewise c_l(t) = c_{l-1}(t - 1) + D_l (inputs of time 255
   are integrated, for V(255), but never compared);
-* early mode, first output crossing at step t: ``cycles = c_{L-1}(t) + 1``, + A for a tie;
+* early mode, first output crossing at step t: ``cycles = c_{L-1}(t) + 1 + E + O``, + A for
+  a tie;
 * otherwise (``full``, or no output spike): the compares of step u reach layer
-  min(L - 1, 255 - u) (inputs of time 255 go no further); with z the latest of those
-  cycles over all steps, ``cycles = z + 2``, + A for a tie or no output spike.
+  min(L - 1, 255 - u) (inputs of time 255 go no further), plus E after an output-layer
+  compare; with z the latest of those cycles over all steps, ``cycles = z + 2 + O``, + A for
+  a tie or no output spike.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
         The core's ``full`` input.
     timing : dict
         ``BS4NNCore.timing``: groups, input_delay, rom_reg, layer_delays (one per deeper
-        layer), argmax_delay.
+        layer), decision_delay, output_delay, argmax_delay.
     """
     ev = np.asarray(ev_times, np.int64)
     if ev.size == 0:
@@ -48,7 +51,8 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
         raise ValueError("event times must be sorted")
     G, R, I = int(timing["groups"]), int(timing["rom_reg"]), int(timing["input_delay"])
     delays = [int(d) for d in timing["layer_delays"]]
-    A = int(timing["argmax_delay"])
+    A, E = int(timing["argmax_delay"]), int(timing["decision_delay"])
+    O = int(timing["output_delay"])
     if len(delays) != len(spikes) - 1:
         raise ValueError(f"{len(spikes)} weight layers but {len(delays)} layer delays")
 
@@ -61,13 +65,14 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
         t = first - 1                                  # output crossing step
         c = c0(t - len(delays)) + sum(delays)
         winners = int((out == first).sum())
-        return c + 1 + (A if winners > 1 else 0)
+        return c + 1 + E + O + (A if winners > 1 else 0)
     z = 0
     for u in np.unique(ev).tolist():                   # each step's compares, layer by layer
         depth = max(0, min(len(delays), T - 1 - u))
-        z = max(z, c0(u) + sum(delays[:depth]))
+        # an output-layer compare is followed by the decision register stage
+        z = max(z, c0(u) + sum(delays[:depth]) + (E if depth == len(delays) else 0))
     slow = first >= SILENT or int((out == first).sum()) > 1
-    return z + 2 + (A if slow else 0)
+    return z + 2 + O + (A if slow else 0)
 
 
 def predict_many(offsets, ev_times, spikes, *, full: bool, timing: dict) -> np.ndarray:

@@ -89,11 +89,15 @@ class HeapBuilder:
         Compressor levels between pipeline registers; ``None``: no intermediate registers.
     counter_inputs : int
         3: full adders (best for 4-input LUTs); 6: 6:3 counters (one LUT6 per output bit).
+    input_levels : int
+        LUT levels the input bits already went through in this cycle (counted against the
+        first stage).
     name : str
         Prefix of the generated signal names.
     """
 
-    def __init__(self, m, *, en, levels_per_stage: int | None, name: str, counter_inputs: int = 3):
+    def __init__(self, m, *, en, levels_per_stage: int | None, name: str, counter_inputs: int = 3,
+                 input_levels: int = 0):
         if levels_per_stage is not None and levels_per_stage < 1:
             raise ValueError(f"levels_per_stage must be None or >= 1, got {levels_per_stage!r}")
         if counter_inputs not in (3, 6):
@@ -103,7 +107,8 @@ class HeapBuilder:
         self.en = en
         self.levels_per_stage = levels_per_stage
         self.name = name
-        self.level = 0          # full-adder levels done since the last register
+        # compressor levels done since the last register (the inputs' own logic counts)
+        self.level = input_levels
         self.stages = 0         # pipeline registers inserted so far
         self._n = 0
 

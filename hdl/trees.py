@@ -61,3 +61,18 @@ def lowest_set(bits: list[Value], index_bits: int) -> tuple[Value, Value]:
             nxt.append(nodes[-1])
         nodes = nxt
     return nodes[0]
+
+
+def one_hot(bits) -> Value:
+    """1 when exactly one of ``bits`` is set: an (any, several) tree, no carry chain."""
+    nodes = [(b, Const(0, 1)) for b in bits]
+    while len(nodes) > 1:
+        nxt = []
+        for k in range(0, len(nodes) - 1, 2):
+            (aa, ma), (ab, mb) = nodes[k], nodes[k + 1]
+            nxt.append((aa | ab, ma | mb | (aa & ab)))
+        if len(nodes) % 2:
+            nxt.append(nodes[-1])
+        nodes = nxt
+    a, many = nodes[0]
+    return a & ~many

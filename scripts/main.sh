@@ -9,22 +9,30 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 OUT="${OUT:-runs/main}"
 DATASET="${DATASET:-mnist}"
 mkdir -p "$OUT"
+: > "$OUT/steps.tsv"
+step() {   # step NAME COMMAND...: run it, record its wall time
+  local name="$1" t0=$SECONDS
+  shift
+  "$@"
+  printf '%s\t%s\n' "$name" "$((SECONDS - t0))" >> "$OUT/steps.tsv"
+}
 if [ -z "${CKPT:-}" ]; then
   CKPT="$OUT/$DATASET.npz"
   echo "== 1/5 training ($DATASET, ${TRAIN_MINUTES:-10} min budget) -> $CKPT"
-  python -m model.train --dataset "$DATASET" --max-minutes "${TRAIN_MINUTES:-10}" --out "$CKPT"
+  step train python -m model.train --dataset "$DATASET" --max-minutes "${TRAIN_MINUTES:-10}" \
+    --out "$CKPT"
 else
   echo "== 1/5 using checkpoint $CKPT"
 fi
 python -m model.evaluate "$CKPT" --json > "$OUT/evaluate.json"
 echo "== 2/5 export -> $OUT/artifacts"
-python -m export.weights "$CKPT" --out "$OUT/artifacts" --force
+step export python -m export.weights "$CKPT" --out "$OUT/artifacts" --force
 echo "== 3/5 Verilog -> $OUT/core.v"
-python -m hdl.generate "$OUT/artifacts" --out "$OUT/core.v"
+step verilog python -m hdl.generate "$OUT/artifacts" --out "$OUT/core.v"
 echo "== 4/5 cocotb regression (${SIMULATOR:-verilator}, ${IMAGES:-1000} images)"
-python -m sim.regress "$OUT/artifacts" --simulator "${SIMULATOR:-verilator}" \
+step regression python -m sim.regress "$OUT/artifacts" --simulator "${SIMULATOR:-verilator}" \
   --images "${IMAGES:-1000}" --json "$OUT/regress.json"
 echo "== 5/5 Arty A7-35T build"
-python -m hdl.build --board arty --artifacts "$OUT/artifacts" --out "$OUT/build-arty" \
-  | tee "$OUT/build-arty.txt"
+step arty-build python -m hdl.build --board arty --artifacts "$OUT/artifacts" \
+  --out "$OUT/build-arty" --json "$OUT/build-arty.json"
 python scripts/summary.py "$OUT"

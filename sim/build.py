@@ -28,6 +28,8 @@ from sim.wrapper import TOP, bench_verilog
 
 REPO = Path(__file__).resolve().parent.parent
 SIMULATORS = ("icarus", "verilator")
+BATCH_IMAGES = 64        # the fast pass runs up to this many images per round trip ...
+BATCH_EVENTS = 8192      # ... holding up to this many events (the harness's ev_buf)
 VERILATOR_BIN = REPO / ".venv/lib/python3.11/site-packages/verilator/bin"
 
 
@@ -124,6 +126,9 @@ class Bench:
         self.gen_dir.mkdir(parents=True, exist_ok=True)
         self.build_dir.mkdir(parents=True, exist_ok=True)
         self.layouts, self.timing = self._prepare(core_factory)
+        self._max_events = int(re.search(r"input\s+wire\s+\[(\d+):0\]\s+ev_buf",
+                                         (self.gen_dir / "bench_top.v").read_text()).group(1))
+        self._max_events = (self._max_events + 1) // self.layouts["i_event"]["width"]
         self._build()
 
     def _network_id(self, core_factory) -> bytes:
@@ -172,14 +177,15 @@ class Bench:
         self.core_module = top_module(text)
         n0 = 1 << layouts["i_event"]["fields"]["addr"][1]
         widths = getattr(self, "widths", None)
-        max_events = widths[0] if widths else n0
+        max_events = max(BATCH_EVENTS, (widths[0] if widths else n0) + 1)
         max_spikes = sum(widths[1:]) if widths else 1024
         tmp = core_v.with_suffix(".tmp")
         tmp.write_text(text)
         tmp.replace(core_v)
         (self.gen_dir / "bench_top.v").write_text(bench_verilog(
             self.core_module, layouts["i_event"]["width"], layouts["o_result"]["width"],
-            layouts["o_spike"]["width"], max_events + 1, max_spikes))
+            layouts["o_spike"]["width"], max_events, max_spikes,
+            last_bit=layouts["i_event"]["fields"]["last"][0], max_images=BATCH_IMAGES))
         meta.write_text(json.dumps({"core_module": self.core_module, "layouts": layouts,
                                     "timing": timing}))
         return layouts, timing
@@ -231,6 +237,7 @@ class Bench:
         job = {"artifacts": str(self.artifacts.resolve()), "images": [[s, int(n)] for s, n in images],
                "layouts": self.layouts, "mode": mode, "passes": list(passes), "seed": seed,
                "timing": self.timing, "strict_cycles": strict_cycles,
+               "batch": {"images": BATCH_IMAGES, "events": self._max_events},
                "cycle_model": cycle_model and self.timing is not None,
                "debug_every": debug_every, "max_wall_s": max_wall_s,
                "random": {"every": random_every, "idle": idle, "stall": stall},

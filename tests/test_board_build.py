@@ -52,7 +52,7 @@ def test_board_core_params():
     authors = small_net((784, 600, 10), (25, 12))
     arty = B.BOARDS["arty"]
     p = B.board_core_params(arty, authors, {})
-    assert p == {"tree_counter": 6, "tree_levels": 3, "dsp_neurons": 360}
+    assert p == {"tree_counter": 6, "tree_levels": 4, "dsp_neurons": 360}
     assert B.board_core_params(arty, authors, {"lanes": 300})["dsp_neurons"] == 0
     assert B.board_core_params(arty, authors, {"tree_levels": None})["tree_levels"] is None
     assert B.board_core_params(arty, small_net((40, 10, 2), (2, 1)), {})["dsp_neurons"] == 8

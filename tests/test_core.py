@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 
 from hdl.core import BS4NNCore, CoreNetwork
 from hdl.core_sim import simulate
@@ -236,3 +237,4 @@ def test_from_artifacts_matches_from_weights():
     core = BS4NNCore(b, lanes=3)
     assert core.groups == 2
     assert len(core.rom0_words()) == 16
+    assert "rom0" in rtlil.convert(core)          # and it elaborates

@@ -7,9 +7,10 @@ import pytest
 from hdl.cycle_model import predict_cycles, predict_many
 
 S = 256
-# No input register (the formula's I = 0), one ROM read per event, a ROM register, layer 1
-# three cycles behind layer 0, argmax 2.
-TM = {"groups": 1, "input_delay": 0, "rom_reg": 1, "layer_delays": [3], "argmax_delay": 2}
+# No input, decision or output register (the formula's I = E = O = 0), one ROM read per
+# event, a ROM register, layer 1 three cycles behind layer 0, argmax 2.
+TM = {"groups": 1, "input_delay": 0, "rom_reg": 1, "layer_delays": [3], "decision_delay": 0,
+      "output_delay": 0, "argmax_delay": 2}
 
 
 def trace(*layers):
@@ -18,7 +19,8 @@ def trace(*layers):
 
 def test_single_event_nothing_fires():
     # close of step 5 at cycle 1, compared at c0 = 1 + 1 + 1 = 3; layer 1 integrates time 6 at
-    # 3 + 3 = 6; drained at 7; no output spike: the argmax adds 2 -> valid at 6 + 2 + 2.
+    # 3 + 3 = 6; nothing in flight at 7, seen (registered) at 8; no output spike: the
+    # argmax adds 2 -> valid at 6 + 2 + 2.
     for full in (True, False):
         assert predict_cycles([5], trace([S, S], [S]), full=full, timing=TM) == 10
 
@@ -29,6 +31,7 @@ def test_early_decision_two_layers():
     tr = trace([3, S], [4])
     assert predict_cycles([0, 0, 2], tr, full=False, timing=TM) == 9
     # full mode: last compare at 8, drained at 9, valid at 10 (single winner: no argmax).
+    # full mode: last compare at 8, drained (registered) at 10, valid then (single winner).
     assert predict_cycles([0, 0, 2], tr, full=True, timing=TM) == 10
     # a tie goes through the argmax
     assert predict_cycles([0, 0, 2], trace([3, S], [4, 4]), full=False, timing=TM) == 11
@@ -43,7 +46,7 @@ def test_groups_multiply_event_cycles():
 
 
 def test_step_255_is_never_compared():
-    # events at 255 are closed (c0 = 3) but hand nothing on: drained at 4.
+    # events at 255 are closed (c0 = 3) but hand nothing on: 3 + 2, + 2 for the argmax.
     assert predict_cycles([255], trace([S, S], [S]), full=True, timing=TM) == 7
 
 
@@ -70,9 +73,12 @@ def test_late_steps_reach_fewer_layers():
     assert predict_cycles([253, 254], tr, full=True, timing=tm) == 16 + 2 + 2
 
 
-def test_input_register_shifts_everything():
+def test_input_and_decision_registers_shift_everything():
     tr = trace([3, S], [4])
     assert predict_cycles([0, 0, 2], tr, full=False, timing=dict(TM, input_delay=1)) == 10
+    assert predict_cycles([0, 0, 2], tr, full=False, timing=dict(TM, decision_delay=1)) == 10
+    assert predict_cycles([0, 0, 2], tr, full=True, timing=dict(TM, decision_delay=1)) == 11
+    assert predict_cycles([0, 0, 2], tr, full=True, timing=dict(TM, output_delay=1)) == 11
 
 
 def test_bad_input():
