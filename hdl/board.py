@@ -217,6 +217,7 @@ class SerialLink(wiring.Component):
         total_cycles = Signal(32)
         send_idx = Signal(range(img_cap + 1))
         send_more = Signal()                       # results left after send_idx (a register)
+        res_q = Signal(self.result_layout)         # the result being sent, registered
 
         # The event memory's output goes through a register stage to the core (a block RAM's
         # clock-to-output is too slow to reach the core's ROM address in the same cycle).
@@ -375,7 +376,10 @@ class SerialLink(wiring.Component):
                 m.next = "SEND_LOAD"    # result memory read latency
                 m.d.sync += send_more.eq(send_idx + 1 != n_expected)
             with m.State("SEND_LOAD"):
-                reply(P.REP_RESULT, self._result_payload(res_r.data), self.result_bytes)
+                m.d.sync += res_q.eq(res_r.data)   # block RAM output into a register first
+                m.next = "SEND_PUT"
+            with m.State("SEND_PUT"):
+                reply(P.REP_RESULT, self._result_payload(res_q), self.result_bytes)
                 m.next = "SEND_WAIT"
             with m.State("SEND_WAIT"):
                 with m.If(ftx.done):

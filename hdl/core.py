@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from .accumulators import Accumulators
 from .heap import Heap, HeapBuilder
-from .trees import any_of, lowest_set, one_hot
+from .trees import any_of, lowest_set, masked_argmax, one_hot
 
 __all__ = ["BS4NNCore", "CoreNetwork", "event_layout", "result_layout", "spike_layout"]
 
@@ -528,22 +528,12 @@ class BS4NNCore(wiring.Component):
     def _argmax(self, m, vals, mask, en) -> Value:
         """(lowest-index) argmax of the masked values, ARGMAX_LEVELS_PER_STAGE comparator levels
         per register."""
-        nb = _bits(len(vals))
-        nodes = [(mk, v, Const(k, nb)) for k, (v, mk) in enumerate(zip(vals, mask))]
-        level = 0
-        while len(nodes) > 1:
+        def stage(level, nodes):
             if level and level % ARGMAX_LEVELS_PER_STAGE == 0:
-                nodes = [self._reg_node(m, nd, en, f"am{level}_{i}") for i, nd in enumerate(nodes)]
-            nxt = []
-            for k in range(0, len(nodes) - 1, 2):
-                (ma, va, ia), (mb, vb, ib) = nodes[k], nodes[k + 1]
-                take_a = ma & (~mb | (va >= vb))          # left (lower indices) wins on equal
-                nxt.append((ma | mb, Mux(take_a, va, vb), Mux(take_a, ia, ib)))
-            if len(nodes) % 2:
-                nxt.append(nodes[-1])
-            nodes = nxt
-            level += 1
-        out = self._reg_node(m, nodes[0], en, "am_out")
+                return [self._reg_node(m, nd, en, f"am{level}_{i}") for i, nd in enumerate(nodes)]
+            return nodes
+        top = masked_argmax(vals, mask, _bits(len(vals)), stage)
+        out = self._reg_node(m, top, en, "am_out")
         return out[2]
 
     @staticmethod

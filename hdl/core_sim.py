@@ -14,6 +14,18 @@ import sys
 from amaranth.sim import Simulator
 
 
+def _offer(ctx, ev, events, k):
+    """Drive event ``k`` of ``events`` on the stream ``ev`` (valid low past the end)."""
+    if k >= len(events):
+        ctx.set(ev.valid, 0)
+        return
+    t, a = events[k]
+    ctx.set(ev.valid, 1)
+    ctx.set(ev.payload.time, t)
+    ctx.set(ev.payload.addr, a)
+    ctx.set(ev.payload.last, int(k == len(events) - 1))
+
+
 def simulate(core, images, *, full: bool = True, debug: bool = False,
              max_cycles: int = 1_000_000, vcd: str | None = None) -> list[dict]:
     """images: list of (times, addrs) sequences (at least one event each)."""
@@ -31,14 +43,7 @@ def simulate(core, images, *, full: bool = True, debug: bool = False,
                 raise ValueError("an image needs at least one event")
             k, spikes, n = 0, [], 0
             while True:
-                if k < len(events):
-                    t, a = events[k]
-                    ctx.set(ev.valid, 1)
-                    ctx.set(ev.payload.time, t)
-                    ctx.set(ev.payload.addr, a)
-                    ctx.set(ev.payload.last, int(k == len(events) - 1))
-                else:
-                    ctx.set(ev.valid, 0)
+                _offer(ctx, ev, events, k)
                 _, _, ready, rv, res, sv, sp = await ctx.tick().sample(
                     ev.ready, core.o_result.valid, core.o_result.payload,
                     core.o_spike.valid, core.o_spike.payload)
@@ -58,11 +63,7 @@ def simulate(core, images, *, full: bool = True, debug: bool = False,
                     raise RuntimeError(f"image {len(results)}: no result after {n} cycles")
             # Drain the rest of the image (early decision) before the next one.
             while k < len(events):
-                t, a = events[k]
-                ctx.set(ev.valid, 1)
-                ctx.set(ev.payload.time, t)
-                ctx.set(ev.payload.addr, a)
-                ctx.set(ev.payload.last, int(k == len(events) - 1))
+                _offer(ctx, ev, events, k)
                 _, _, ready = await ctx.tick().sample(ev.ready)
                 if ready:
                     k += 1

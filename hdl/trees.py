@@ -33,10 +33,18 @@ def any_of(bits: list[Value]) -> Value:
     return vals[0]
 
 
-def masked_argmax(values: list[Value], mask: list[Value], index_bits: int) -> tuple[Value, Value]:
-    """(any, index) of the largest masked value; the lowest index wins on equal values."""
+def masked_argmax(values: list[Value], mask: list[Value], index_bits: int,
+                  stage=None) -> tuple[Value, Value, Value]:
+    """(any, value, index) of the largest masked value; the lowest index wins on equal values.
+
+    ``stage(level, nodes) -> nodes``, when given, is called before every comparator level
+    with the (mask, value, index) nodes, so that a caller can put registers between levels.
+    """
     nodes = [(m, v, Const(k, unsigned(index_bits))) for k, (v, m) in enumerate(zip(values, mask))]
+    level = 0
     while len(nodes) > 1:
+        if stage is not None:
+            nodes = stage(level, nodes)
         nxt = []
         for k in range(0, len(nodes) - 1, 2):
             (ma, va, ia), (mb, vb, ib) = nodes[k], nodes[k + 1]
@@ -45,8 +53,8 @@ def masked_argmax(values: list[Value], mask: list[Value], index_bits: int) -> tu
         if len(nodes) % 2:
             nxt.append(nodes[-1])
         nodes = nxt
-    m, _, i = nodes[0]
-    return m, i
+        level += 1
+    return nodes[0]
 
 
 def lowest_set(bits: list[Value], index_bits: int) -> tuple[Value, Value]:

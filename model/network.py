@@ -56,6 +56,11 @@ def forward(images: np.ndarray, weights, thetas, batch: int = 2000) -> ForwardRe
     """Run the network on uint8 images (B, N0), in batches."""
     parts = [forward_times(encode_latency(images[i:i + batch]), weights, thetas)
              for i in range(0, len(images), batch)]
+    return concat_results(parts)
+
+
+def concat_results(parts: list[ForwardResult]) -> ForwardResult:
+    """One ForwardResult from the results of consecutive batches."""
     if len(parts) == 1:
         return parts[0]
     cat = np.concatenate
@@ -63,4 +68,5 @@ def forward(images: np.ndarray, weights, thetas, batch: int = 2000) -> ForwardRe
     return ForwardResult(
         [cat([p.spikes[l] for p in parts]) for l in range(len(parts[0].spikes))],
         cat([p.v_cross for p in parts]), cat([p.v_final for p in parts]),
-        Decision(*(cat([getattr(x, f) for x in d]) for f in ("label", "step", "tie", "no_spike", "winners"))))
+        Decision(*(cat([getattr(x, f) for x in d])
+                   for f in ("label", "step", "tie", "no_spike", "winners"))))

@@ -16,7 +16,7 @@ import numpy as np
 from .decision import decide
 from .encoding import encode_latency
 from .layer import LayerResult, crossings, final_potentials, scan
-from .network import ForwardResult
+from .network import ForwardResult, concat_results
 
 V_SCALE = 1024.0   # fixed-point scale for the decision's potential tie-break
 
@@ -58,15 +58,6 @@ def real_forward_times(s_in: np.ndarray, weights, thresholds) -> ForwardResult:
 
 def real_forward(images: np.ndarray, weights, thresholds, batch: int = 2000) -> ForwardResult:
     """Real-valued network on uint8 images (B, N0), in batches."""
-    from .decision import Decision
     parts = [real_forward_times(encode_latency(images[i:i + batch]), weights, thresholds)
              for i in range(0, len(images), batch)]
-    if len(parts) == 1:
-        return parts[0]
-    cat = np.concatenate
-    d = [p.decision for p in parts]
-    return ForwardResult(
-        [cat([p.spikes[l] for p in parts]) for l in range(len(parts[0].spikes))],
-        cat([p.v_cross for p in parts]), cat([p.v_final for p in parts]),
-        Decision(*(cat([getattr(x, f) for x in d])
-                   for f in ("label", "step", "tie", "no_spike", "winners"))))
+    return concat_results(parts)
