@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sim.wrapper import TOP, bench_verilog
@@ -31,6 +32,18 @@ SIMULATORS = ("icarus", "verilator")
 BATCH_IMAGES = 64        # the fast pass runs up to this many images per round trip ...
 BATCH_EVENTS = 8192      # ... holding up to this many events (the harness's ev_buf)
 VERILATOR_BIN = REPO / ".venv/lib/python3.11/site-packages/verilator/bin"
+
+
+def merge_reports(images, reports: list[dict]) -> dict:
+    """One report from those of the shards of `images` run by separate processes."""
+    order = {(s, int(n)): k for k, (s, n) in enumerate(images)}
+    records = sorted((r for rep in reports for r in rep["records"]),
+                     key=lambda r: order[(r["set"], r["index"])])
+    stopped = [rep["stopped"] for rep in reports if rep.get("stopped")]
+    return {"records": records, "wall_s": max(rep["wall_s"] for rep in reports),
+            "sim_cycles": sum(rep["sim_cycles"] for rep in reports),
+            "stopped": "; ".join(stopped) or None, "requested": len(images),
+            "jobs": len(reports), "work_dir": [rep.get("work_dir") for rep in reports]}
 
 
 def _tool_env(simulator: str):
@@ -222,17 +235,32 @@ class Bench:
             idle: float = 0.3, stall: float = 0.3, seed: int = 1, keep_spikes=(),
             vector_files: dict | None = None, progress: bool = True, max_failures: int = 50,
             log_file: str | Path | None = None, strict_cycles: bool = False,
-            cycle_model: bool = True, debug_every: int = 1, max_wall_s: float | None = None) -> dict:
+            cycle_model: bool = True, debug_every: int = 1, max_wall_s: float | None = None,
+            jobs: int = 1) -> dict:
         """Run images [(set, index), ...]; returns the bench's report (records, wall_s, ...).
 
         passes: per image, "fast" (debug 0, no randomisation: result and cycle count, checked
         against hdl/cycle_model.py) and/or "debug" (debug 1: result and every spike) on every
         `debug_every`-th image; idle cycles and back-pressure in every `random_every`-th
         debug pass (0 = never). max_wall_s: start no new image after that many seconds.
+        jobs: split the images round-robin over that many simulator processes run at once
+        (the report merges theirs: records in the order of `images`, wall_s the longest).
         """
         bad = set(passes) - {"fast", "debug"}
         if bad or not passes:
             raise ValueError(f"passes {passes!r}: expected a non-empty subset of fast, debug")
+        images = list(images)
+        if jobs > 1 and len(images) > 1:
+            kw = dict(mode=mode, passes=passes, random_every=random_every, idle=idle, stall=stall,
+                      keep_spikes=keep_spikes, vector_files=vector_files, progress=progress,
+                      max_failures=max_failures, strict_cycles=strict_cycles,
+                      cycle_model=cycle_model, debug_every=debug_every, max_wall_s=max_wall_s)
+            parts = [images[i::jobs] for i in range(min(jobs, len(images)))]
+            with ThreadPoolExecutor(len(parts)) as pool:
+                reports = list(pool.map(
+                    lambda ip: self.run(ip[1], seed=seed + ip[0], log_file=log_file and
+                                        f"{log_file}.{ip[0]}", **kw), enumerate(parts)))
+            return merge_reports(images, reports)
         work = Path(tempfile.mkdtemp(prefix="run-", dir=self.build_dir))
         job = {"artifacts": str(self.artifacts.resolve()), "images": [[s, int(n)] for s, n in images],
                "layouts": self.layouts, "mode": mode, "passes": list(passes), "seed": seed,

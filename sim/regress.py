@@ -2,6 +2,7 @@
 
     python -m sim.regress artifacts/authors --simulator verilator
     python -m sim.regress artifacts/authors --simulator icarus --images 300 --mode full
+    python -m sim.regress DIR --jobs 2                              # two simulator processes
     python -m sim.regress DIR --shard 0/2 --json part0.json       # and 1/2 elsewhere
     python -m sim.regress DIR --images 20 --raster 7 --plots plots/
 
@@ -129,7 +130,8 @@ def format_summary(s: dict, simulator: str) -> str:
     if c:
         lines.append(f"cycles per image: mean {c['mean']:.1f}  p50 {c['p50']:.0f}  p99 {c['p99']:.0f}  "
                      f"max {c['max']}")
-    lines.append(f"simulated {s['sim_cycles']} cycles in {s['bench_wall_s']:.1f} s: "
+    lines.append(f"simulated {s['sim_cycles']} cycles in {s['bench_wall_s']:.1f} s "
+                 f"({s.get('jobs', 1)} simulator process{'es' if s.get('jobs', 1) > 1 else ''}): "
                  f"{s['sim_cycles_per_s']:.0f} cycles/s, {s['images_per_s']:.1f} images/s "
                  f"(debug spikes checked: {s['debug_spikes_checked']})")
     return "\n".join(lines)
@@ -173,6 +175,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="i/n",
                     help="run every n-th image starting at i")
+    ap.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="simulator processes run at once on shards of the images (default 1; "
+                         "one per core is fastest)")
     ap.add_argument("--json", type=Path, default=None, metavar="REPORT",
                     help="write the summary, mismatches and per-image records here")
     ap.add_argument("--waves", action="store_true", help="dump waveforms (slow)")
@@ -189,6 +194,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     add_core_arguments(ap, debug_port=False)
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs {args.jobs}: need at least 1")
     params = core_kwargs(args)
 
     from export.artifacts import load_artifacts
@@ -211,14 +218,14 @@ def main(argv=None) -> int:
                        idle=args.idle, stall=args.stall, seed=args.seed, keep_spikes=wanted,
                        progress=not args.quiet, max_failures=args.max_failures,
                        strict_cycles=args.strict_cycles, debug_every=args.debug_every,
-                       max_wall_s=args.max_wall)
+                       max_wall_s=args.max_wall, jobs=args.jobs)
     wall = time.perf_counter() - t0
     s = summarise(report, art, args.mode)
     s["stopped"] = report.get("stopped")
     s["requested_images"] = report.get("requested")
     s.update({"core_sources": core_sources() if args.build_key is None else
               f"prebuilt sim_build/core-{args.build_key} (hdl/ may have changed since)",
-              "build_key": bench.key, "simulator": args.simulator, "core_params": params, "passes": list(passes),
+              "jobs": report.get("jobs", 1), "build_key": bench.key, "simulator": args.simulator, "core_params": params, "passes": list(passes),
               "build_s": t_build, "total_wall_s": wall, "artifacts": str(args.artifacts),
               "core_build": str(bench.build_dir)})
     bad = [r for r in report["records"] if not r["ok"]]
