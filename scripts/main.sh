@@ -3,7 +3,7 @@
 #   train (short run, or CKPT=path to use a checkpoint) -> export -> Verilog -> cocotb
 #   regression on a sample of the test set -> Arty A7-35T build (Yosys estimate) -> summary.
 # Environment knobs: CKPT, DATASET (mnist), TRAIN_MINUTES (10), IMAGES (1000),
-# SIMULATOR (verilator), OUT (runs/main).
+# SIMULATOR (verilator), JOBS (simulator processes, default one per core), OUT (runs/main).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 OUT="${OUT:-runs/main}"
@@ -31,7 +31,7 @@ echo "== 3/5 Verilog -> $OUT/core.v"
 step verilog python -m hdl.generate "$OUT/artifacts" --out "$OUT/core.v"
 echo "== 4/5 cocotb regression (${SIMULATOR:-verilator}, ${IMAGES:-1000} images)"
 step regression python -m sim.regress "$OUT/artifacts" --simulator "${SIMULATOR:-verilator}" \
-  --images "${IMAGES:-1000}" --json "$OUT/regress.json"
+  --images "${IMAGES:-1000}" --jobs "${JOBS:-$(nproc)}" --json "$OUT/regress.json"
 echo "== 5/5 Arty A7-35T build"
 step arty-build python -m hdl.build --board arty --artifacts "$OUT/artifacts" \
   --out "$OUT/build-arty" --json "$OUT/build-arty.json"

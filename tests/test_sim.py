@@ -87,6 +87,18 @@ def test_decision_and_times_mismatch():
     assert any("o_result times: layer 1 neuron 1 fired at 11, model says 10" in m for m in c.messages)
 
 
+def test_merge_reports_keeps_the_image_order():
+    from sim.build import merge_reports
+    images = [("stress", 0), ("vectors", 0), ("vectors", 1), ("vectors", 2)]
+    shard = lambda part, wall, stop: {
+        "records": [{"set": s, "index": n} for s, n in part], "wall_s": wall,
+        "sim_cycles": 10 * len(part), "stopped": stop}
+    rep = merge_reports(images, [shard(images[1::2], 2.0, None), shard(images[0::2], 3.0, "limit")])
+    assert [(r["set"], r["index"]) for r in rep["records"]] == images
+    assert rep["wall_s"] == 3.0 and rep["sim_cycles"] == 40 and rep["jobs"] == 2
+    assert rep["stopped"] == "limit" and rep["requested"] == 4
+
+
 def test_payload_layouts_roundtrip():
     from hdl.core import BS4NNCore, CoreNetwork
     from sim.layout import Unpacker, pack, port_layouts
@@ -180,10 +192,11 @@ def regress(art, tmp_path, name, *args) -> dict:
 @pytest.mark.icarus
 def test_icarus_authors_early_300_images_and_stress(authors300_art, tmp_path):
     """The authors' 784-600-10 network: every image's result and cycle count, every third
-    image's spikes (Icarus runs this core at ~850 cycles/s here)."""
+    image's spikes (Icarus runs this core at ~850 cycles/s here), in two simulator processes."""
     need("icarus")
     s = regress(authors300_art, tmp_path, "early", "--simulator", "icarus", "--mode", "early",
-                "--debug-every", 3, "--random-every", 3, "--strict-cycles")
+                "--debug-every", 3, "--random-every", 3, "--strict-cycles", "--jobs", 2)
+    assert s["jobs"] == 2
     assert s["mismatches"] == 0 and s["cycle_differences"] == 0
     assert s["vector_images"] == 300 and s["stress_images"] > 0
     assert s["hw_strict_accuracy"] == s["model_strict_accuracy"]
@@ -227,7 +240,7 @@ def test_icarus_three_layers(r3_art, tmp_path, mode):
 @pytest.mark.verilator
 def test_verilator_authors_whole_test_set(authors_art, tmp_path):
     s = regress(authors_art, tmp_path, "early", "--simulator", "verilator", "--mode", "early",
-                "--debug-every", 10, "--random-every", 5, "--max-failures", 5)
+                "--debug-every", 10, "--random-every", 5, "--max-failures", 5, "--jobs", 2)
     assert s["mismatches"] == 0 and s["vector_images"] == 10000
     assert s["hw_strict_accuracy"] == s["model_strict_accuracy"] == 0.9607
 
@@ -236,5 +249,5 @@ def test_verilator_authors_whole_test_set(authors_art, tmp_path):
 @pytest.mark.verilator
 def test_verilator_authors_full_mode_1000(authors_art, tmp_path):
     s = regress(authors_art, tmp_path, "full", "--simulator", "verilator", "--mode", "full",
-                "--images", 1000, "--debug-every", 10, "--random-every", 5, "--max-failures", 5)
+                "--images", 1000, "--debug-every", 10, "--random-every", 5, "--max-failures", 5, "--jobs", 2)
     assert s["mismatches"] == 0 and s["vector_images"] == 1000
