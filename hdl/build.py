@@ -70,9 +70,11 @@ class Board:
         return getattr(mod, cls)()
 
 
+# Arty: 1024 buffered events (1024 x 19 bit is one BRAM36; 2048 would take 1.5 and the whole
+# design 20.5 BRAM36 with a network whose 600 ROM columns are all live).
 BOARDS = {
     "arty": Board("arty", "Digilent Arty A7-35", "arty_a7:ArtyA7_35Platform", "xc7",
-                  "XC7A35T", 20_800, 41_600, 50, "BRAM36", 90, 2048, 256,
+                  "XC7A35T", 20_800, 41_600, 50, "BRAM36", 90, 1024, 256,
                   (("tree_counter", 6), ("tree_levels", 4), ("dsp_neurons", "auto"))),
     "ulx3s": Board("ulx3s", "Radiona ULX3S 85F", "ulx3s:ULX3S_85F_Platform", "ecp5",
                    "LFE5U-85F", 83_640, 83_640, 208, "DP16KD", 156, 4096, 256,

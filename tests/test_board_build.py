@@ -36,8 +36,9 @@ def test_fit_check():
     authors = small_net((784, 600, 10), (25, 12))
     arty = B.BOARDS["arty"]
     params = B.board_core_params(arty, authors, {})
-    ok, lines = B.fit_check(authors, params, arty, 2048, 256)
+    ok, lines = B.fit_check(authors, params, arty, arty.event_capacity, arty.image_capacity)
     assert ok and any("17 BRAM36" in l for l in lines)     # SPEC section 8: 17 BRAM36
+    assert any("block RAM total      20 / 50" in l for l in lines)
     assert any("360 in 90 DSP slices" in l for l in lines)
     ok, lines = B.fit_check(authors, {}, B.BOARDS["icebreaker"], 512, 16)
     assert not ok and any("DOES NOT FIT" in l for l in lines)
