@@ -14,7 +14,6 @@ from amaranth.build import ResourceError
 from amaranth.lib import io, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-from amaranth.utils import ceil_log2
 
 from . import protocol as P
 from .skid import SkidBuffer

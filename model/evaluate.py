@@ -15,8 +15,6 @@ import json
 import sys
 import time
 
-import numpy as np
-
 from .checkpoint import CheckpointError, load_checkpoint
 from .data import DataError, load
 from .decision import accuracy
