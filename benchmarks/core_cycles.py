@@ -4,7 +4,7 @@
         [--config lanes=150,tree_levels=3 ...] [--sim 20] [--out benchmarks/results/core_cycles.txt]
 
 Spike traces come from the golden model (model/network.py) on the whole test set; events
-from export.events (zero pixels dropped). For each core configuration (BS4NNCore keyword
+from contract.events (zero pixels dropped). For each core configuration (BS4NNCore keyword
 arguments; by default the core's defaults, the Arty and ULX3S board configurations, the
 shortest pipeline and two narrower lane counts): mean, p50, p99 and max cycles in early mode
 (stop at the decision, the normal mode) and in full mode (all 256 steps), and images/s at
@@ -24,8 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from export.artifacts import load_artifacts  # noqa: E402
-from export.events import images_to_events  # noqa: E402
+from contract.artifacts import load_artifacts  # noqa: E402
+from contract.events import images_to_events  # noqa: E402
 from hdl.build import BOARDS, board_core_params  # noqa: E402
 from hdl.core import BS4NNCore, CoreNetwork  # noqa: E402
 from hdl.cycle_model import predict_many  # noqa: E402
@@ -57,6 +57,11 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="first N test images only")
     ap.add_argument("--sim", type=int, default=0, help="cross-check N images in the Amaranth sim")
     ap.add_argument("--out")
+    ap.add_argument("--per-image", metavar="NPZ",
+                    help="also save every image's cycle count per configuration and mode "
+                         "(keys CONFIG/early, CONFIG/full), to compare two versions of the core")
+    ap.add_argument("--compare", metavar="NPZ",
+                    help="a --per-image file of another version: report images whose count differs")
     args = ap.parse_args(argv)
 
     art = load_artifacts(args.artifacts)
@@ -90,10 +95,25 @@ def main(argv=None) -> int:
         lines.append(f"# {name:9s}: {params or 'core defaults'} -> timing {core.timing}")
     lines.append(f"{'config':>9} {'mode':>5} {'mean':>8} {'p50':>6} {'p99':>6} {'max':>6} {'Mimg/s':>8}")
     print("\n".join(lines), flush=True)
+    per_image = {}
     for name, _ in configs:
         for full in (False, True):
             c = predict_many(offsets, ev_t, res.spikes, full=full, timing=cores[name].timing)
+            per_image[f"{name}/{'full' if full else 'early'}"] = c
             line = f"{name:>9} {'full' if full else 'early':>5} {stats(c)}"
+            print(line, flush=True)
+            lines.append(line)
+    if args.per_image:
+        np.savez_compressed(args.per_image, **per_image)
+    if args.compare:
+        other = np.load(args.compare)
+        for key, c in per_image.items():
+            if key not in other:
+                line = f"# compare: {key} not in {args.compare}"
+            else:
+                diff = int((other[key] != c).sum())
+                line = (f"# compare {key}: {diff} of {len(c)} images differ from {args.compare}"
+                        f" (mean {other[key].mean():.2f} there, {c.mean():.2f} here)")
             print(line, flush=True)
             lines.append(line)
     if args.sim:

@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-debug-port", action="store_true")
     ap.add_argument("--out", help="also write the table here")
     args = ap.parse_args(argv)
-    from export.artifacts import load_artifacts
+    from contract.artifacts import load_artifacts
     net = CoreNetwork.from_artifacts(load_artifacts(args.artifacts))
     lines = ["# " + " ".join(["python", "benchmarks/core_resources.py"] + (argv or sys.argv[1:])),
              f"# network {'-'.join(map(str, net.widths))}, thetas {list(net.thetas)}, "

@@ -26,17 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.artifacts import (MANIFEST, ROM_KINDS, SCHEMA, ArtifactError, load_artifacts,
+                                vector_spec)
+from contract.events import images_to_events
+from contract.numerics import SILENT, T, encode_latency
+from contract.rom import (acc_bits, bin_bytes, bytes_per_word, coe_text, hex_digits, mem_text,
+                          parse_bin, parse_coe, parse_mem, weights_to_words)
 from model.checkpoint import CheckpointError, file_sha256, load_checkpoint
 from model.data import DataError, load as load_dataset
 from model.decision import accuracy
 from model.network import check_network, forward_times
-from model.encoding import encode_latency
-
-from .artifacts import (MANIFEST, ROM_KINDS, SCHEMA, SILENT, T, ArtifactError, acc_bits,
-                        bin_bytes, bytes_per_word, coe_text, hex_digits, load_artifacts,
-                        mem_text, parse_bin, parse_coe, parse_mem, vector_spec,
-                        weights_to_words)
-from .events import images_to_events
 
 BIT_ORDER = ("word i (address i, 0-based) = fan-out row of pre-synaptic input i; bit j "
              "(value 2^j) = weight from input i to neuron j")

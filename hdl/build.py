@@ -441,7 +441,7 @@ def main(argv=None):
         return 2
     board = BOARDS[args.board]
 
-    from export.artifacts import load_artifacts
+    from contract.artifacts import load_artifacts
     art = load_artifacts(args.artifacts)
     out = Path(args.out or f"build/{board.name}")
     clock = int(args.clock * 1e6) if args.clock else None

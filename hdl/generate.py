@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     add_core_arguments(ap)
     args = ap.parse_args(argv)
 
-    from export.artifacts import load_artifacts
+    from contract.artifacts import load_artifacts
     art = load_artifacts(args.artifacts)
     try:
         core = BS4NNCore(CoreNetwork.from_artifacts(art), **core_kwargs(args))

@@ -284,7 +284,7 @@ def main(argv=None):
     ap.add_argument("--stress", action="store_true", help="use stress.npz instead of vectors.npz")
     args = ap.parse_args(argv)
 
-    from export.artifacts import load_artifacts
+    from contract.artifacts import load_artifacts
     art = load_artifacts(args.artifacts)
     vectors = art.stress if args.stress else art.vectors
     if args.port == "sim":

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .decision import decide
-from .encoding import SILENT, T
+from contract.numerics import SILENT, T
 from .realvalued import _fixed
 from .temporal_grad import grad_sparse_inputs, normalise
 

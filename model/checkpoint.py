@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from contract.files import atomic_path
 
 FORMAT = "bs4nn-checkpoint/1"
 ENCODING = {"T": 256, "silent": 256, "rule": "s = 255 - p (pixel intensity p in 0..255)"}

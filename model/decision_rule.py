@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .encoding import SILENT, T
+from contract.numerics import SILENT, T
 from .layer import crossings, peak_before, scan
 from .temporal_grad import grad_sparse_inputs
 

@@ -18,7 +18,7 @@ import time
 from .checkpoint import CheckpointError, load_checkpoint
 from .data import DataError, load
 from .decision import accuracy
-from .encoding import SILENT
+from contract.numerics import SILENT
 from .network import forward
 from .realvalued import real_forward
 

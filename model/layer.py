@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .encoding import SILENT, T
+from contract.numerics import SILENT, T
 
 
 @dataclass

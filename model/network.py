@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .decision import Decision, decide
-from .encoding import encode_latency
+from contract.numerics import encode_latency
 from .layer import check_weights, layer_forward
 
 

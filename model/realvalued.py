@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .decision import decide
-from .encoding import encode_latency
+from contract.numerics import encode_latency
 from .layer import LayerResult, crossings, final_potentials, scan
 from .network import ForwardResult, concat_results
 

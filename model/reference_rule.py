@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .encoding import SILENT, T
+from contract.numerics import SILENT, T
 
 
 def literal_forward(s_in: np.ndarray, W, fact, thr: float = 100.0):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .encoding import SILENT, T
+from contract.numerics import SILENT, T
 
 
 def normalise(e: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ from . import bs4nn_rule, decision_rule
 from .checkpoint import Checkpoint, binarize, theta_from_fact
 from .data import DATASETS, DataError, load
 from .decision import accuracy, decide
-from .encoding import SILENT, encode_latency
+from contract.numerics import SILENT, encode_latency
 from .layer import layer_forward
 from .network import ForwardResult
 from .realvalued import real_forward_times, real_layer_forward

@@ -37,7 +37,7 @@ def load_golden(job: dict) -> dict[str, dict]:
             with np.load(path) as z:
                 out[name] = {k: z[k] for k in z.files}
         return out
-    from export.artifacts import load_artifacts
+    from contract.artifacts import load_artifacts
     art = load_artifacts(job["artifacts"])
     return {name: getattr(art, name) for name in {s for s, _ in job["images"]}}
 

@@ -160,7 +160,7 @@ class Bench:
     def _core(self, core_factory):
         if core_factory is not None:
             return core_factory()
-        from export.artifacts import load_artifacts
+        from contract.artifacts import load_artifacts
         from hdl.core import BS4NNCore
         from hdl.core_options import core_cli_args
         art = load_artifacts(self.artifacts)

@@ -198,7 +198,7 @@ def main(argv=None) -> int:
         ap.error(f"--jobs {args.jobs}: need at least 1")
     params = core_kwargs(args)
 
-    from export.artifacts import load_artifacts
+    from contract.artifacts import load_artifacts
     from sim.build import Bench
     art = load_artifacts(args.artifacts)
     images = select_images(art, args.images, not args.no_stress, args.shard)

@@ -87,7 +87,7 @@ def test_malformed_frames_between_images():
 @pytest.mark.parametrize("name", ["ice64"])
 def test_artifact_vectors(name):
     """Golden vectors of an exported artifact directory (artifacts/<name>, if present)."""
-    from export.artifacts import load_artifacts
+    from contract.artifacts import load_artifacts
     path = ROOT / "artifacts" / name
     if not (path / "manifest.json").exists():
         pytest.skip(f"{path} not exported")

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract.artifacts import ArtifactError, load_artifacts
+from contract.events import events_to_times, image_to_events, images_to_events
+from contract.numerics import encode_latency
+from contract.rom import parse_bin, parse_coe, parse_mem, words_to_weights
 from export import weights as exporter
-from export.artifacts import (ArtifactError, load_artifacts, parse_bin, parse_coe, parse_mem,
-                              words_to_weights)
-from export.events import events_to_times, image_to_events, images_to_events
 from model.checkpoint import Checkpoint, load_checkpoint
-from model.encoding import encode_latency
 from model.import_reference import reference_checkpoint
 from model.network import forward, forward_times
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from model.decision import accuracy, decide
-from model.encoding import encode_latency
+from contract.numerics import encode_latency
 from model.layer import layer_forward
 from model.network import forward, forward_times
 from tests.naive import naive_decide, naive_layer

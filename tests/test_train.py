@@ -10,7 +10,7 @@ import pytest
 
 from model.checkpoint import binarize, load_checkpoint, theta_from_fact
 from model.data import load
-from model.encoding import SILENT, T, encode_latency
+from contract.numerics import SILENT, T, encode_latency
 from model.layer import layer_forward
 from model.network import forward_times
 from model.realvalued import real_layer_forward

@@ -1,17 +1,17 @@
 """Images -> input events, as the hardware receives them (docs/artifacts.md, "Events").
 
-A pixel of intensity p spikes at s = 255 - p (SPEC section 2). One event per pixel with
+A pixel of intensity p spikes at s = 255 - p (docs/numerics.md, "Encoding"). One event per pixel with
 s < 255 (p > 0), sorted by (time, input index); pixels at s = 255 are dropped (they can
 never cause a spike before 256). An image with no such pixel becomes the single event
 (time 255, index 0) so that every image has at least one event (and a `last` flag).
 
-This module must not import ``model`` (``hdl`` imports it).
+Part of the contract package: numpy only, imported by every stage.
 """
 from __future__ import annotations
 
 import numpy as np
 
-T = 256
+from .numerics import T
 EMPTY_EVENT = (T - 1, 0)        # (time, addr) sent for an image with no pixel > 0
 
 
