@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.data import load  # noqa: E402
 from model.decision import accuracy  # noqa: E402
-from model.import_reference import reference_checkpoint  # noqa: E402
+from model.import_authors import authors_checkpoint  # noqa: E402
 from model.network import forward  # noqa: E402
 
 REFERENCE_S_PER_1000 = 14.0
@@ -34,7 +34,7 @@ def main(argv=None) -> None:
     p.add_argument("--data-dir", default=os.environ.get("BS4NN_DATA"))
     p.add_argument("--repeat", type=int, default=3)
     a = p.parse_args(argv)
-    ck = load_checkpoint(a.ckpt) if a.ckpt else reference_checkpoint(a.reference)
+    ck = load_checkpoint(a.ckpt) if a.ckpt else authors_checkpoint(a.reference)
     ds = load(ck.meta.get("dataset", "mnist"), a.data_dir, download=False)
     ws, th = ck.binary_weights, ck.thetas
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}")

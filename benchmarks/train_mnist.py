@@ -4,7 +4,7 @@
         --out benchmarks/results/train_mnist.txt
 
 1. Throughput on the same images: the literal per-sample, time-stepped rule
-   (model.reference_rule, what the authors' notebook does) on --literal-samples images,
+   (model.rules.bs4nn_literal, what the authors' notebook does) on --literal-samples images,
    and the mini-batch trainer (model.train) with the bs4nn rule (same initial network) and
    with the decision rule, on --vector-samples images each, with --threads worker threads.
    Prints samples/s, the ratios against the literal rule run here and against SPEC's 30 s
@@ -33,8 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.data import load  # noqa: E402
-from model.reference_rule import literal_step  # noqa: E402
-from model.train import Net, TrainConfig, Trainer  # noqa: E402
+from model.config import TrainConfig  # noqa: E402
+from model.loop import Trainer  # noqa: E402
+from model.rules.bs4nn_literal import literal_step  # noqa: E402
+from model.trainable import Net  # noqa: E402
 
 REFERENCE_S_PER_1000 = 30.0   # SPEC section 5
 

@@ -32,7 +32,8 @@ from contract.events import images_to_events
 from contract.numerics import SILENT, T, encode_latency
 from contract.rom import (acc_bits, bin_bytes, bytes_per_word, coe_text, hex_digits, mem_text,
                           parse_bin, parse_coe, parse_mem, weights_to_words)
-from model.checkpoint import CheckpointError, file_sha256, load_checkpoint
+from contract.files import sha256_file as file_sha256
+from model.checkpoint import CheckpointError, load_checkpoint
 from model.data import DataError, load as load_dataset
 from model.decision import accuracy
 from model.network import check_network, forward_times

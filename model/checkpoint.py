@@ -8,7 +8,6 @@ validation / test figures. Writes are atomic.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -16,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.files import atomic_path
+from contract.files import atomic_path, sha256_file
+from contract.numerics import SILENT, T
 
 FORMAT = "bs4nn-checkpoint/1"
-ENCODING = {"T": 256, "silent": 256, "rule": "s = 255 - p (pixel intensity p in 0..255)"}
+ENCODING = {"T": T, "silent": SILENT, "rule": "s = 255 - p (pixel intensity p in 0..255)"}
 
 
 class CheckpointError(RuntimeError):
@@ -27,7 +27,7 @@ class CheckpointError(RuntimeError):
 
 
 def binarize(w: np.ndarray) -> np.ndarray:
-    """SPEC export convention: w >= 0 -> +1, w < 0 -> -1."""
+    """w >= 0 -> +1, w < 0 -> -1 (docs/numerics.md, "Export convention")."""
     return np.where(np.asarray(w) >= 0, 1, -1).astype(np.int8)
 
 
@@ -63,11 +63,7 @@ class Checkpoint:
         with atomic_path(path, suffix=".npz") as tmp:
             np.savez(tmp, **arrays)
         self.meta = meta
-        return file_sha256(path)
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return sha256_file(path)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

@@ -13,12 +13,13 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from contract.files import atomic_path
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -85,8 +86,10 @@ def _digests(path: Path) -> tuple[str, str]:
     return sha.hexdigest(), md5.hexdigest()
 
 
-def _verify(name: str, path: Path) -> str:
-    want_sha, want_md5 = CHECKSUMS[name][path.name]
+def _verify(name: str, path: Path, fname: str | None = None) -> str:
+    """sha256 of ``path``, checked against the published digests of file ``fname``
+    (default: the path's own name)."""
+    want_sha, want_md5 = CHECKSUMS[name][fname or path.name]
     sha, md5 = _digests(path)
     if sha != want_sha and md5 != want_md5:
         raise DataError(f"{path}: checksum mismatch (sha256 {sha}, expected {want_sha}); "
@@ -116,16 +119,13 @@ def _download(name: str, dest: Path) -> None:
             except OSError as exc:
                 errors.append(f"{mirror}{fname}: {exc}")
                 continue
-            fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{fname}.")
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
             try:
-                _verify(name, Path(tmp))
+                with atomic_path(target) as tmp:
+                    tmp.write_bytes(payload)
+                    _verify(name, tmp, fname)
             except DataError as exc:
-                os.unlink(tmp)
                 errors.append(str(exc))
                 continue
-            os.replace(tmp, target)
             break
         else:
             raise DataError(f"{name}: {fname} is missing and could not be downloaded ("

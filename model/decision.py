@@ -1,4 +1,5 @@
-"""The decision rule (SPEC section 4) and the two accuracy metrics."""
+"""The decision (docs/numerics.md, "Decision", "Ties", "No-spike fallback") and the two
+accuracy metrics (docs/numerics.md, "Strict and paper accuracy")."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
-"""Test-set figures of a checkpoint under the SPEC's numerics (sections 2-4).
+"""Test-set figures of a checkpoint under the project's numerics (docs/numerics.md: "Time",
+"Encoding", "Neuron", "Decision").
 
     python -m model.evaluate runs/mnist.npz [--data-dir DIR] [--json]
 

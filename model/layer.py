@@ -1,4 +1,5 @@
-"""One binary non-leaky integrate-and-fire layer, in integers (SPEC section 3).
+"""One binary non-leaky integrate-and-fire layer, in integers (docs/numerics.md, "Neuron",
+"Per-step compare", "Layer delay").
 
 For neuron j: V_j(t) = sum_i b[j, i] * [s_i <= t]; it fires at s_j = 1 + the first step
 t in 0..255 with V_j(t) >= theta (compared after all of step t's events), or 256.

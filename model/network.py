@@ -1,4 +1,5 @@
-"""The integer golden model: a stack of binary IF layers and the decision (SPEC sections 2-4).
+"""The integer golden model: a stack of binary IF layers and the decision (docs/numerics.md,
+"Time" to "No-spike fallback").
 
 This is what the hardware must reproduce bit for bit. Weights are (out, in) matrices of
 +-1 (int8); each layer has one integer threshold theta (fire when V >= theta).

@@ -14,7 +14,7 @@ from contract.numerics import encode_latency
 from contract.rom import parse_bin, parse_coe, parse_mem, words_to_weights
 from export import weights as exporter
 from model.checkpoint import Checkpoint, load_checkpoint
-from model.import_reference import reference_checkpoint
+from model.import_authors import authors_checkpoint as reference_checkpoint
 from model.network import forward, forward_times
 
 

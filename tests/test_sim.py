@@ -131,7 +131,7 @@ def export(ckpt, out: Path, data_dir, vectors: int) -> Path:
 def sub64_art(tmp_path_factory, reference_npz, data_dir) -> Path:
     """The authors' network cut to its first 64 hidden neurons (784-64-10, theta 25 / 3)."""
     from model.checkpoint import Checkpoint
-    from model.import_reference import reference_checkpoint
+    from model.import_authors import authors_checkpoint as reference_checkpoint
     ref = reference_checkpoint(reference_npz)
     w0, w1 = ref.latent
     tmp = tmp_path_factory.mktemp("sim")
@@ -155,7 +155,7 @@ def r3_art(tmp_path_factory, data_dir) -> Path:
 
 
 def authors_export(tmp_path_factory, reference_npz, data_dir, vectors: int) -> Path:
-    from model.import_reference import reference_checkpoint
+    from model.import_authors import authors_checkpoint as reference_checkpoint
     tmp = tmp_path_factory.mktemp("sim")
     ckpt = tmp / "authors.npz"
     reference_checkpoint(reference_npz).save(ckpt)

@@ -1,9 +1,11 @@
-"""The decision-step rule: train the network the hardware runs as the classifier it is.
+"""The decision-step cross-entropy rule (``--rule decision``): train the network the
+hardware runs as the classifier it is.
 
 Under the integer contract the decided class is always ``argmax_k V_k(t*)`` (lowest index
 on equal values), where t* is the first step at which an output neuron crosses, or 255
 when none does: nobody crossed before t*, so every neuron that crossed at t* has a higher
-potential than every one that did not, and the tie rule is that argmax (SPEC section 4).
+potential than every one that did not, and the tie rule is that argmax (docs/numerics.md,
+"Decision" and "Ties").
 So the loss is the cross-entropy of softmax(V(t*) / tau) against the label, and the network
 below t* is a binary network whose activations are "fired by then":
 
@@ -20,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from contract.numerics import SILENT, T
-from .layer import crossings, peak_before, scan
+
+from ..layer import crossings, peak_before, scan
 from .temporal_grad import grad_sparse_inputs
 
 

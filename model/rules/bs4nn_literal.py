@@ -1,7 +1,7 @@
-"""A literal, per-sample implementation of the BS4NN rule (SPEC section 5), as the authors'
-notebook runs it: dense time-stepping forward (every step, every input), batch size 1,
-the full H matrices in the backward. Slow on purpose: it is the yardstick for the
-vectorised trainer (model.train), which must compute the same update.
+"""A literal, per-sample implementation of the BS4NN rule (docs/numerics.md, "Training
+rules"), as the authors' notebook runs it: dense time-stepping forward (every step, every
+input), batch size 1, the full H matrices in the backward. Slow on purpose: it is the
+yardstick for the vectorised rule (model.rules.bs4nn), which must compute the same update.
 """
 from __future__ import annotations
 

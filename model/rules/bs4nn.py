@@ -1,24 +1,27 @@
-"""The BS4NN learning rule (Kheradpisheh, Mirsadeghi & Masquelier 2021; SPEC section 5),
-mini-batched: target spike times, temporal straight-through backward, learned threshold scale.
+"""The BS4NN learning rule (Kheradpisheh, Mirsadeghi & Masquelier 2021; docs/numerics.md,
+"Training rules"), mini-batched: target spike times, temporal straight-through backward,
+learned threshold scale.
 
 - output targets: t_min = min(o); target[y] = t_min, every other k with o_k < t_min + gamma
   gets min(t_min + gamma, T) (ties with the label are pushed out); if nothing fired either
-  nothing is learnt (reference) or the label's neuron is pulled to T - gamma (S4NN);
+  nothing is learnt (``no_spike="none"``, the authors' code) or the label's neuron is
+  pulled to T - gamma (``no_spike="s4nn"``);
 - e = (target - o) / T, normalised to unit L2 norm per sample;
 - H[j, i] = [s_i < s_j]: dW = sum_b e_bj H_bji, e_below_i = sum_j W[j, i] e_j H[j, i]
   (real weights), normalised per sample;
 - fact_l -= lr_f * sum_b mean_ji(e_bj H_bji sign W_ji), thr = 100 fixed.
 
-The per-sample updates of a batch are summed (lr is a per-sample step, as the reference's
+The per-sample updates of a batch are summed (lr is a per-sample step, as with the authors'
 batch size 1).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .decision import decide
 from contract.numerics import SILENT, T
-from .realvalued import _fixed
+
+from ..decision import decide
+from ..realvalued import _fixed
 from .temporal_grad import grad_sparse_inputs, normalise
 
 
@@ -40,7 +43,8 @@ def targets(o: np.ndarray, y: np.ndarray, gamma: int, no_spike: str = "none") ->
 
 
 def backward(W, s_in: np.ndarray, layers, y: np.ndarray, gamma: int, no_spike: str):
-    """Gradients (dW per layer, dfact per layer) and the batch loss, per SPEC section 5.
+    """Gradients (dW per layer, dfact per layer) and the batch loss (docs/numerics.md,
+    "Training rules").
 
     W: the latent weights (N_out, N_in) per layer; layers: the forward's LayerResults.
     """

@@ -1,0 +1,92 @@
+"""The training configuration: every option once, with the help text its command-line flag
+shows (``python -m model.train`` builds its parser from these fields).
+
+A field's ``metadata`` holds ``help`` (and optionally ``choices`` and ``group``, the help
+section of the flag); a field without ``help`` is not a command-line option.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+from .data import DATASETS
+from .rules import RULES
+
+GENERAL = None
+DECISION = "decision rule"
+BS4NN = 'bs4nn rule (docs/numerics.md, "Training rules")'
+
+
+def option(default, help: str, *, choices=None, group=GENERAL):
+    """A config field with its command-line help; list defaults are copied per instance."""
+    meta = {"help": help, "choices": choices, "group": group}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = option("mnist", "dataset (default %(default)s)", choices=DATASETS)
+    hidden: list[int] = option([600], "hidden layer widths (default %(default)s)")
+    rule: str = option("decision", "learning rule: decision = cross-entropy on the output "
+                       "potentials at the decision step, bs4nn = the paper's rule "
+                       "(default %(default)s)", choices=tuple(sorted(RULES)))
+    epochs: int = option(30, "training epochs (default %(default)s)")
+    batch_size: int = option(32, "mini-batch size (default %(default)s)")
+    optimizer: str = option("", "default: adam (decision rule), sgd (bs4nn rule)",
+                            choices=("sgd", "adam"))
+    lr: float = option(0.0, "step size (default: 5e-3 with adam, 0.1 with sgd)")
+    lr_min_frac: float = option(0.05, "cosine decay of the step sizes down to this fraction "
+                                "(default %(default)s)")
+    shift: int = option(0, "random translations of up to N pixels (default %(default)s)")
+    threads: int = option(0, "worker threads per batch (default: one per CPU, at most 4)")
+    seed: int = option(0, "random seed of initialisation, order and shifts "
+                       "(default %(default)s)")
+    val_size: int = option(5000, "training images held out for validation "
+                           "(default %(default)s)")
+    max_minutes: float = option(0.0, "training time budget in minutes (0 = none)")
+    train_subset: int = option(0, "use only the first N training images (0 = all)")
+    theta: list[int] = option([20, 40], "integer threshold per layer (one value: all "
+                              "layers; default %(default)s)", group=DECISION)
+    tau: float = option(4.0, "softmax temperature, potential units (default %(default)s)",
+                        group=DECISION)
+    surrogate: float = option(4.0, "surrogate derivative half-width, potential units "
+                              "(default %(default)s)", group=DECISION)
+    clip: float = option(1.0, "latent weights in [-clip, clip] (default %(default)s)",
+                         group=DECISION)
+    lr_f: float = option(0.01, "per-sample step on the threshold scale fact "
+                         "(default %(default)s)", group=BS4NN)
+    gamma: int = option(1, "target margin, time steps (default %(default)s)", group=BS4NN)
+    no_spike: str = option("none", "when no output fires: none = learn nothing (the "
+                           "authors' code), s4nn = pull the label's neuron to T - gamma "
+                           "(default %(default)s)", choices=("none", "s4nn"), group=BS4NN)
+    init_hidden: list[float] = option([5.0], "W ~ U[0, x) per hidden layer (last value "
+                                      "repeats; default %(default)s)", group=BS4NN)
+    init_out: float = option(48.0, "W ~ U[0, x) for the output layer (default %(default)s)",
+                             group=BS4NN)
+    fact0: float = option(5.0, "initial threshold scale fact (default %(default)s)",
+                          group=BS4NN)
+    real: bool = option(False, "S4NN-style real-valued weights in the forward", group=BS4NN)
+    thr: float = 100.0           # the paper's fixed threshold; theta = floor(thr / fact) + 1
+
+    def resolved(self) -> "TrainConfig":
+        """Fill in the rule-dependent defaults; raises ValueError on bad values."""
+        if self.rule not in RULES:
+            raise ValueError(f"rule {self.rule!r}: expected one of {sorted(RULES)}")
+        if self.real and self.rule != "bs4nn":
+            raise ValueError("--real trains with the bs4nn rule only")
+        opt = self.optimizer or ("adam" if self.rule == "decision" else "sgd")
+        if opt not in ("sgd", "adam"):
+            raise ValueError(f"optimizer {opt!r}: expected sgd or adam")
+        lr = self.lr or (5e-3 if opt == "adam" else 0.1)
+        theta = list(self.theta)
+        if self.rule == "decision":
+            layers = len(self.hidden) + 1
+            if len(theta) == 1:
+                theta = theta * layers
+            if len(theta) != layers or min(theta) < 1:
+                raise ValueError(f"theta {self.theta}: expected {layers} integers >= 1")
+        threads = self.threads or min(4, os.cpu_count() or 1)
+        return TrainConfig(**{**asdict(self), "optimizer": opt, "lr": lr, "theta": theta,
+                              "threads": threads})

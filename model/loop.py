@@ -1,0 +1,140 @@
+"""The training loop: mini-batches split over worker threads, a cosine step schedule, the
+epoch with the best validation accuracy (strict) kept, the test set evaluated at the end."""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from contract.numerics import encode_latency
+
+from .augment import translate
+from .checkpoint import Checkpoint
+from .config import TrainConfig
+from .curves import plot_history
+from .data import load
+from .optim import LatentOptimizer
+from .rules import RULES
+from .trainable import Net
+
+
+class Trainer:
+    """One training step at a time: the batch split over worker threads, gradients summed."""
+
+    def __init__(self, net: Net, cfg: TrainConfig):
+        self.net, self.cfg = net, cfg
+        self.rule = RULES[cfg.rule]
+        self.optimizer = LatentOptimizer([w.shape for w in net.W], cfg.optimizer,
+                                         cfg.clip if cfg.rule == "decision" else 0.0)
+        self.pool = ThreadPoolExecutor(cfg.threads) if cfg.threads > 1 else None
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown()
+
+    def step(self, images: np.ndarray, labels: np.ndarray, lr: float, lr_f: float):
+        """Forward (integer contract), backward, update. Returns (mean loss, accuracy)."""
+        s_in = encode_latency(images)
+        parts = np.array_split(np.arange(len(labels)), self.cfg.threads)
+        parts = [p for p in parts if len(p)]
+        job = lambda p: self.rule.gradients(self.net, s_in[p], labels[p], self.cfg)  # noqa: E731
+        outs = list(self.pool.map(job, parts)) if self.pool and len(parts) > 1 else [job(p) for p in parts]
+        dWs = [sum(o[0][l] for o in outs) for l in range(len(self.net.W))]
+        dfs = sum(o[1] for o in outs)
+        loss = sum(o[2] for o in outs) / len(labels)
+        acc = sum(o[3] for o in outs) / len(labels)
+        self.optimizer.step(self.net.W, self.net.fact, dWs, dfs, lr, lr_f)
+        return loss, acc
+
+
+def schedule(progress: float, cfg: TrainConfig) -> float:
+    """Cosine factor from 1 down to lr_min_frac as progress goes 0 -> 1."""
+    p = min(max(progress, 0.0), 1.0)
+    return cfg.lr_min_frac + (1 - cfg.lr_min_frac) * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progress=True,
+          log=print):
+    """Train; returns (Checkpoint, history). Saves the checkpoint and its plot if out is set."""
+    from tqdm import tqdm
+    cfg = cfg.resolved()
+    ds = load(cfg.dataset, data_dir, val_size=cfg.val_size)
+    xtr, ytr = ds.train.images, ds.train.labels.astype(np.int64)
+    if cfg.train_subset:
+        xtr, ytr = xtr[:cfg.train_subset], ytr[:cfg.train_subset]
+    rng = np.random.default_rng(cfg.seed)
+    widths = [xtr.shape[1], *cfg.hidden, 10]
+    net = Net(widths, cfg, rng)
+    trainer = Trainer(net, cfg)
+    budget = cfg.max_minutes * 60 if cfg.max_minutes > 0 else float("inf")
+    t0 = time.time()
+    train_time = 0.0
+    history, best = [], None
+    samples = 0
+    n, B = len(ytr), cfg.batch_size
+    steps_per_epoch = math.ceil(n / B)
+    stop = False
+    try:
+        for epoch in range(1, cfg.epochs + 1):
+            order = rng.permutation(n)
+            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
+                       disable=not progress, mininterval=2.0, file=sys.stderr)
+            losses, accs = [], []
+            te = time.time()
+            for k in bar:
+                idx = order[k * B:(k + 1) * B]
+                frac = max((epoch - 1 + k / steps_per_epoch) / cfg.epochs,
+                           (time.time() - t0) / budget)
+                f = schedule(frac, cfg)
+                loss, acc = trainer.step(translate(xtr[idx], cfg.shift, rng), ytr[idx],
+                                         cfg.lr * f, cfg.lr_f * f)
+                losses.append(loss)
+                accs.append(acc)
+                samples += len(idx)
+                if k % 20 == 0:
+                    bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}",
+                                    acc=f"{np.mean(accs[-50:]):.3f}", theta=net.thetas)
+                if time.time() - t0 > budget:
+                    stop = True
+                    break
+            bar.close()
+            train_time += time.time() - te
+            val = (net.evaluate(ds.val.images, ds.val.labels) if len(ds.val)
+                   else {"strict": 0.0, "paper": 0.0})
+            rec = {"epoch": epoch, "loss": float(np.mean(losses)), "train_acc": float(np.mean(accs)),
+                   "val_strict": val["strict"], "val_paper": val["paper"], "theta": net.thetas,
+                   "fact": [float(x) for x in net.fact], "elapsed_s": round(time.time() - t0, 1),
+                   "train_s": round(train_time, 1), "samples": samples}
+            history.append(rec)
+            better = best is None or val["strict"] > best[0]["val_strict"]
+            if better:
+                best = (rec, [w.copy() for w in net.W], net.fact.copy())
+            log(f"epoch {epoch}: loss {rec['loss']:.4f} train {rec['train_acc']:.4f} "
+                f"val strict {val['strict']:.4f} paper {val['paper']:.4f} theta {net.thetas} "
+                f"[{rec['elapsed_s']:.0f} s, {samples / max(train_time, 1e-9):.0f} samples/s]"
+                + (" *" if better else ""))
+            if stop:
+                log(f"time budget of {cfg.max_minutes} min reached")
+                break
+    finally:
+        trainer.close()
+    rec, W, fact = best
+    net.W, net.fact = W, fact
+    test = net.evaluate(ds.test.images, ds.test.labels)
+    val = net.evaluate(ds.val.images, ds.val.labels) if len(ds.val) else {}
+    meta = {"mode": "real" if cfg.real else "binary", "thr": [cfg.thr] * len(W),
+            "theta": net.thetas, "dataset": cfg.dataset, "data_sha256": ds.sha256,
+            "config": asdict(cfg), "selected_epoch": rec["epoch"], "val": val, "test": test,
+            "history": history, "train_seconds": round(train_time, 1),
+            "samples_per_second": round(samples / max(train_time, 1e-9), 1)}
+    ck = Checkpoint([w.astype(np.float32) for w in W], fact.astype(np.float64), meta)
+    if out is not None:
+        ck.save(out)
+        plot_history(history, Path(out).with_suffix(".png"), title=f"{cfg.dataset} {widths} "
+                     f"({cfg.rule} rule)")
+    return ck, history
