@@ -2,32 +2,21 @@
 definition, and a short run learns and writes a loadable checkpoint."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from model.checkpoint import binarize, load_checkpoint, theta_from_fact
-from model.data import load
 from contract.numerics import SILENT, T, encode_latency
+from model.checkpoint import binarize, load_checkpoint, theta_from_fact
+from model.config import TrainConfig
 from model.layer import layer_forward
+from model.loop import Trainer, train
 from model.network import forward_times
 from model.realvalued import real_layer_forward
-from model.bs4nn_rule import backward, targets
-from model.decision_rule import decision_step
-from model.temporal_grad import grad_sparse_inputs
-from model.train import Net, TrainConfig, Trainer, train
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("BS4NN_DATA", ROOT.parent / "shared" / "data"))
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    if not DATA.exists():
-        pytest.skip(f"no dataset at {DATA} (set BS4NN_DATA)")
-    return load("mnist", DATA, download=False)
+from model.rules.bs4nn import backward, targets
+from model.rules.bs4nn_literal import literal_forward, literal_step
+from model.rules.decision_ce import decision_step
+from model.rules.temporal_grad import grad_sparse_inputs
+from model.trainable import Net
 
 
 def _net(rng, widths=(784, 600, 10)):
@@ -93,6 +82,7 @@ def test_targets_rule():
 
 
 def test_backward_errors_are_normalised_and_point_the_right_way(mnist):
+    """Each layer's update is its unit-norm error times H (the raw errors are not unit)."""
     rng = np.random.default_rng(4)
     net = _net(rng)
     s_in = encode_latency(mnist.train.images[:64])
@@ -111,15 +101,28 @@ def test_backward_errors_are_normalised_and_point_the_right_way(mnist):
                                                  r.v_final[b:b + 1]) for r in layers],
                    y[b:b + 1], 5, "s4nn")[0]
     assert (one[1][y[b]] <= 0).all() and (one[1][y[b]] < 0).any()
+    # Normalisation: output error e = (target - o) / T scaled to unit L2 norm, dW1 = e_j H_ji;
+    # the error sent down, sum_j W_ji e_j H_ji, scaled to unit norm too, dW0 = e_j H_ji.
+    hidden, out = layers[0].spikes[b].astype(np.int32), o[b].astype(np.int32)
+    e_raw = (targets(o[b:b + 1], y[b:b + 1], 5, "s4nn")[0] - out) / T
+    assert abs(np.linalg.norm(e_raw) - 1) > 0.1
+    e = e_raw / np.linalg.norm(e_raw)
+    H1 = (hidden[None, :] < out[:, None]).astype(np.float64)
+    np.testing.assert_allclose(one[1], e[:, None] * H1, rtol=1e-5, atol=1e-6)
+    below = (net.W[1] * e[:, None] * H1).sum(axis=0)
+    assert abs(np.linalg.norm(below) - 1) > 0.1
+    H0 = (s_in[b][None, :] < hidden[:, None]).astype(np.float64)
+    np.testing.assert_allclose(one[0], (below / np.linalg.norm(below))[:, None] * H0,
+                               rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("rule", ["decision", "bs4nn"])
-def test_short_training_run_learns_and_saves(mnist, tmp_path, rule):
+def test_short_training_run_learns_and_saves(mnist, data_dir, tmp_path, rule):
     extra = {"lr": 1.0, "gamma": 5, "no_spike": "s4nn"} if rule == "bs4nn" else {"theta": [12, 10]}
     cfg = TrainConfig(rule=rule, epochs=2, batch_size=32, val_size=500, train_subset=2000,
-                      hidden=[100], threads=2, **extra)
+                      hidden=[100], threads=2, seed=0, **extra)
     out = tmp_path / "small.npz"
-    ck, hist = train(cfg, DATA, out, progress=False, log=lambda s: None)
+    ck, hist = train(cfg, data_dir, out, progress=False, log=lambda s: None)
     assert len(hist) == 2
     assert hist[-1]["loss"] < hist[0]["loss"]
     assert max(h["val_strict"] for h in hist) > 0.5           # chance is 0.1
@@ -137,7 +140,6 @@ def test_short_training_run_learns_and_saves(mnist, tmp_path, rule):
 
 
 def test_vectorised_step_equals_literal_per_sample_rule(mnist):
-    from model.reference_rule import literal_forward, literal_step
     rng = np.random.default_rng(5)
     net = _net(rng, (784, 60, 10))
     net.fact = np.array([4.037, 3.0])
