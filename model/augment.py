@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def translate(images: np.ndarray, shift: int, rng: np.random.Generator, side: int = 28) -> np.ndarray:
+def translate(images: np.ndarray, shift: int, rng: np.random.Generator,
+              side: int = 28) -> np.ndarray:
     """Each (side*side,) image moved by a random (dx, dy) in [-shift, shift], zero filled.
 
     With ``shift == 0`` the images are returned as they are and ``rng`` is not drawn from.

@@ -74,6 +74,9 @@ class TrainConfig:
         """Fill in the rule-dependent defaults; raises ValueError on bad values."""
         if self.rule not in RULES:
             raise ValueError(f"rule {self.rule!r}: expected one of {sorted(RULES)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs {self.epochs}, batch size {self.batch_size}: "
+                             "expected integers >= 1")
         if self.real and self.rule != "bs4nn":
             raise ValueError("--real trains with the bs4nn rule only")
         opt = self.optimizer or ("adam" if self.rule == "decision" else "sgd")

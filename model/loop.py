@@ -43,7 +43,10 @@ class Trainer:
         parts = np.array_split(np.arange(len(labels)), self.cfg.threads)
         parts = [p for p in parts if len(p)]
         job = lambda p: self.rule.gradients(self.net, s_in[p], labels[p], self.cfg)  # noqa: E731
-        outs = list(self.pool.map(job, parts)) if self.pool and len(parts) > 1 else [job(p) for p in parts]
+        if self.pool and len(parts) > 1:
+            outs = list(self.pool.map(job, parts))
+        else:
+            outs = [job(p) for p in parts]
         dWs = [sum(o[0][l] for o in outs) for l in range(len(self.net.W))]
         dfs = sum(o[1] for o in outs)
         loss = sum(o[2] for o in outs) / len(labels)
@@ -58,10 +61,40 @@ def schedule(progress: float, cfg: TrainConfig) -> float:
     return cfg.lr_min_frac + (1 - cfg.lr_min_frac) * 0.5 * (1 + math.cos(math.pi * p))
 
 
+def run_epoch(trainer: Trainer, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
+              epoch: int, t0: float, budget: float, progress: bool):
+    """One pass over (x, y) in a random order, stopping early once ``budget`` seconds since
+    ``t0`` are spent. Returns (losses, accuracies, samples, budget reached)."""
+    from tqdm import tqdm
+    cfg, net = trainer.cfg, trainer.net
+    n, B = len(y), cfg.batch_size
+    steps_per_epoch = math.ceil(n / B)
+    order = rng.permutation(n)
+    bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
+               disable=not progress, mininterval=2.0, file=sys.stderr)
+    losses, accs, samples, stop = [], [], 0, False
+    for k in bar:
+        idx = order[k * B:(k + 1) * B]
+        frac = max((epoch - 1 + k / steps_per_epoch) / cfg.epochs, (time.time() - t0) / budget)
+        f = schedule(frac, cfg)
+        loss, acc = trainer.step(translate(x[idx], cfg.shift, rng), y[idx],
+                                 cfg.lr * f, cfg.lr_f * f)
+        losses.append(loss)
+        accs.append(acc)
+        samples += len(idx)
+        if k % 20 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}",
+                            acc=f"{np.mean(accs[-50:]):.3f}", theta=net.thetas)
+        if time.time() - t0 > budget:
+            stop = True
+            break
+    bar.close()
+    return losses, accs, samples, stop
+
+
 def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progress=True,
           log=print):
     """Train; returns (Checkpoint, history). Saves the checkpoint and its plot if out is set."""
-    from tqdm import tqdm
     cfg = cfg.resolved()
     ds = load(cfg.dataset, data_dir, val_size=cfg.val_size)
     xtr, ytr = ds.train.images, ds.train.labels.astype(np.int64)
@@ -76,37 +109,17 @@ def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progre
     train_time = 0.0
     history, best = [], None
     samples = 0
-    n, B = len(ytr), cfg.batch_size
-    steps_per_epoch = math.ceil(n / B)
-    stop = False
     try:
         for epoch in range(1, cfg.epochs + 1):
-            order = rng.permutation(n)
-            bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
-                       disable=not progress, mininterval=2.0, file=sys.stderr)
-            losses, accs = [], []
             te = time.time()
-            for k in bar:
-                idx = order[k * B:(k + 1) * B]
-                frac = max((epoch - 1 + k / steps_per_epoch) / cfg.epochs,
-                           (time.time() - t0) / budget)
-                f = schedule(frac, cfg)
-                loss, acc = trainer.step(translate(xtr[idx], cfg.shift, rng), ytr[idx],
-                                         cfg.lr * f, cfg.lr_f * f)
-                losses.append(loss)
-                accs.append(acc)
-                samples += len(idx)
-                if k % 20 == 0:
-                    bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}",
-                                    acc=f"{np.mean(accs[-50:]):.3f}", theta=net.thetas)
-                if time.time() - t0 > budget:
-                    stop = True
-                    break
-            bar.close()
+            losses, accs, done, stop = run_epoch(trainer, xtr, ytr, rng, epoch, t0, budget,
+                                                 progress)
+            samples += done
             train_time += time.time() - te
             val = (net.evaluate(ds.val.images, ds.val.labels) if len(ds.val)
                    else {"strict": 0.0, "paper": 0.0})
-            rec = {"epoch": epoch, "loss": float(np.mean(losses)), "train_acc": float(np.mean(accs)),
+            rec = {"epoch": epoch, "loss": float(np.mean(losses)),
+                   "train_acc": float(np.mean(accs)),
                    "val_strict": val["strict"], "val_paper": val["paper"], "theta": net.thetas,
                    "fact": [float(x) for x in net.fact], "elapsed_s": round(time.time() - t0, 1),
                    "train_s": round(train_time, 1), "samples": samples}

@@ -1,7 +1,8 @@
 """S4NN-style real-valued forward pass (Kheradpisheh & Masquelier 2020, arXiv 1910.09495).
 
 Same encoding, same one-step-per-layer timing and same decision as the integer golden model
-(docs/numerics.md, "Encoding", "Layer delay", "Decision"), but the weights stay real in the forward pass:
+(docs/numerics.md, "Encoding", "Layer delay", "Decision"), but the weights stay real in the
+forward pass:
 
     V_j(t) = sum_i w[j, i] * [s_i <= t],   s_j = 1 + first t in 0..255 with V_j(t) > thr / fact
 

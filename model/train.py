@@ -62,7 +62,8 @@ def add_option(parser, f, hint) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default=None, help="folder with the IDX .gz files (or env BS4NN_DATA)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with the IDX .gz files (or env BS4NN_DATA)")
     p.add_argument("--out", default=None, help="checkpoint path (default runs/<dataset>.npz)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     hints = typing.get_type_hints(TrainConfig)

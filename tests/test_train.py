@@ -13,7 +13,7 @@ from model.loop import Trainer, train
 from model.network import forward_times
 from model.realvalued import real_layer_forward
 from model.rules.bs4nn import backward, targets
-from model.rules.bs4nn_literal import literal_forward, literal_step
+from model.rules.bs4nn_literal import literal_step
 from model.rules.decision_ce import decision_step
 from model.rules.temporal_grad import grad_sparse_inputs
 from model.trainable import Net
@@ -193,5 +193,22 @@ def test_bad_config():
         TrainConfig(rule="hebb").resolved()
     with pytest.raises(ValueError, match="theta"):
         TrainConfig(theta=[20, 0]).resolved()
+    with pytest.raises(ValueError, match="epochs"):
+        TrainConfig(epochs=0).resolved()
     with pytest.raises(ValueError, match="real"):
         TrainConfig(real=True).resolved()
+
+
+def test_command_line_is_built_from_the_config():
+    from model.train import build_parser, cli_fields
+    p = build_parser()
+    a = p.parse_args([])
+    assert TrainConfig(**{f.name: getattr(a, f.name) for f in cli_fields()}) == TrainConfig()
+    assert {f.name for f in cli_fields()} == {f for f in vars(TrainConfig()) if f != "thr"}
+    a = p.parse_args(["--rule", "bs4nn", "--hidden", "100", "50", "--init-hidden", "3", "2",
+                      "--real", "--lr-f", "0.5", "--no-spike", "s4nn", "--theta", "9"])
+    assert (a.rule, a.hidden, a.init_hidden, a.real, a.lr_f, a.no_spike, a.theta) == \
+        ("bs4nn", [100, 50], [3.0, 2.0], True, 0.5, "s4nn", [9])
+    with pytest.raises(SystemExit) as exc:
+        p.parse_args(["--no-spike", "never"])
+    assert exc.value.code == 2
