@@ -2,8 +2,8 @@
 
     python benchmarks/inference.py [--ckpt CKPT | --reference NPZ] [--data-dir D] [--repeat 3]
 
-Prints wall time per run and images/s, and the ratio against SPEC's figure for the
-reference notebook's NumPy inference (about 14 s per 1,000 images on this kind of machine).
+Prints wall time per run and images/s, and the ratio against the project brief's figure for
+the authors' notebook's NumPy inference (about 14 s per 1,000 images on this kind of machine).
 """
 from __future__ import annotations
 

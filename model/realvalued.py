@@ -40,7 +40,7 @@ def real_layer_forward(s_in: np.ndarray, w: np.ndarray, threshold: float,
                        np.concatenate([p[1] for p in parts]), final_potentials(s_in, wt))
 
 
-def _fixed(v: np.ndarray) -> np.ndarray:
+def fixed_point(v: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(v, np.float64) * V_SCALE).astype(np.int64)
 
 
@@ -53,7 +53,7 @@ def real_forward_times(s_in: np.ndarray, weights, thresholds) -> ForwardResult:
         r = real_layer_forward(s, w, float(th))
         spikes.append(r.spikes)
         s = r.spikes
-    d = decide(r.spikes, _fixed(r.v_cross), _fixed(r.v_final))
+    d = decide(r.spikes, fixed_point(r.v_cross), fixed_point(r.v_final))
     return ForwardResult(spikes, r.v_cross, r.v_final, d)
 
 

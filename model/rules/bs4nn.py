@@ -21,7 +21,7 @@ import numpy as np
 from contract.numerics import SILENT, T
 
 from ..decision import decide
-from ..realvalued import _fixed
+from ..realvalued import fixed_point
 from .temporal_grad import grad_sparse_inputs, normalise
 
 
@@ -75,7 +75,7 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg):
     """One batch slice: (dW per layer, dfact per layer, summed loss, correct decisions)."""
     layers = net.layers(s_in)
     r = layers[-1]
-    vc, vf = (_fixed(r.v_cross), _fixed(r.v_final)) if net.real else (r.v_cross, r.v_final)
+    vc, vf = (fixed_point(r.v_cross), fixed_point(r.v_final)) if net.real else (r.v_cross, r.v_final)
     correct = int((decide(r.spikes, vc, vf).label == y).sum())
     dWs, dfs, loss = backward(net.W, s_in, layers, y, cfg.gamma, cfg.no_spike)
     return dWs, dfs, loss, correct
