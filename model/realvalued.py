@@ -41,6 +41,7 @@ def real_layer_forward(s_in: np.ndarray, w: np.ndarray, threshold: float,
 
 
 def fixed_point(v: np.ndarray) -> np.ndarray:
+    """Float potentials as integers in 1/V_SCALE units (the decision's tie-break)."""
     return np.round(np.asarray(v, np.float64) * V_SCALE).astype(np.int64)
 
 
