@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.lib import data
 
+from contract.files import atomic_path
 from .core import BS4NNCore, CoreNetwork
 from .core_options import add_core_arguments, core_kwargs, describe_params
 
@@ -69,10 +68,8 @@ def main(argv=None) -> int:
           f"{describe_params(core)}", file=sys.stderr)
     text = verilog.convert(core, name=args.name)
     out = Path(args.out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".v.tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, out)
+    with atomic_path(out, suffix=".v") as tmp:
+        tmp.write_text(text)
     print(describe(core), file=sys.stderr)
     if args.timing is not None:
         args.timing.write_text(json.dumps(core.timing) + "\n")

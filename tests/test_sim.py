@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.scoreboard import SILENT, check_image, expected_times
+from contract.numerics import expected_times
+from sim.scoreboard import check_image
 
 
 # ----------------------------------------------------------------------------- scoreboard
@@ -28,7 +29,7 @@ def golden_one(step=9, label=1):
 
 def hw_result(g, mode, **over):
     r = {"label": 1, "step": 9, "tie": 0, "no_spike": 0, "cycles": 0,
-         "times": expected_times(g["spikes_1"][0], 9, mode).tolist()}
+         "times": expected_times(g["spikes_1"][0], 9, 1, 2, mode).tolist()}
     r.update(over)
     return r
 
@@ -38,8 +39,8 @@ def spikes_of(g, lim):
 
 
 def test_expected_times_early_and_full():
-    assert expected_times(np.array([12, 10, 256]), 9, "early").tolist() == [256, 10, 256]
-    assert expected_times(np.array([12, 10, 256]), 9, "full").tolist() == [12, 10, 256]
+    assert expected_times(np.array([12, 10, 256]), 9, 1, 2, "early").tolist() == [256, 10, 256]
+    assert expected_times(np.array([12, 10, 256]), 9, 1, 2, "full").tolist() == [12, 10, 256]
 
 
 def test_perfect_hardware_passes_both_modes():
