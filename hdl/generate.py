@@ -58,11 +58,11 @@ def main(argv=None) -> int:
     add_core_arguments(ap)
     args = ap.parse_args(argv)
 
-    from contract.artifacts import load_artifacts
-    art = load_artifacts(args.artifacts)
+    from contract.artifacts import ArtifactError, load_artifacts
     try:
-        core = BS4NNCore(CoreNetwork.from_artifacts(art), **core_kwargs(args))
-    except ValueError as exc:
+        core = BS4NNCore(CoreNetwork.from_artifacts(load_artifacts(args.artifacts)),
+                         **core_kwargs(args))
+    except (ArtifactError, ValueError) as exc:
         ap.error(str(exc))
     print(f"core {'-'.join(map(str, core.net.widths))}, thetas {list(core.net.thetas)}, "
           f"{describe_params(core)}", file=sys.stderr)

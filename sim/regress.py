@@ -198,9 +198,12 @@ def main(argv=None) -> int:
         ap.error(f"--jobs {args.jobs}: need at least 1")
     params = core_kwargs(args)
 
-    from contract.artifacts import load_artifacts
+    from contract.artifacts import ArtifactError, load_artifacts
     from sim.build import Bench
-    art = load_artifacts(args.artifacts)
+    try:
+        art = load_artifacts(args.artifacts)
+    except ArtifactError as exc:
+        ap.error(str(exc))
     images = select_images(art, args.images, not args.no_stress, args.shard)
     wanted = {("vectors", k) for k in args.raster}
     for k in args.raster:
