@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from contract.files import atomic_path  # noqa: E402  (run as a script from any folder)
 
 
 _SIM_LOG = re.compile(r"^\s*(-\.--|\d+\.\d+)ns |^\s*\*\*|^\s{20,}|^- :0: |^INFO |^\s*$")
@@ -34,7 +36,8 @@ def strip_records(path: Path):
     if path.is_file():
         d = json.loads(path.read_text())
         d.pop("records", None)
-        path.write_text(json.dumps(d, indent=1))
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(d, indent=1))
 
 
 def main(argv=None) -> int:
@@ -55,9 +58,8 @@ def main(argv=None) -> int:
             f"(shared with other jobs), exit status {p.returncode}\n")
     text = head + summary_lines(p.stdout)
     strip_records(res / f"sim_{name}.json")
-    tmp = res / f"sim_{name}.txt.tmp"
-    tmp.write_text(text)
-    tmp.replace(res / f"sim_{name}.txt")
+    with atomic_path(res / f"sim_{name}.txt") as tmp:
+        tmp.write_text(text)
     print(text)
     return p.returncode
 

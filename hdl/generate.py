@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.lib import data
 
+from contract.files import atomic_path
 from .core import BS4NNCore, CoreNetwork
 from .core_options import add_core_arguments, core_kwargs, describe_params
 
@@ -59,20 +58,18 @@ def main(argv=None) -> int:
     add_core_arguments(ap)
     args = ap.parse_args(argv)
 
-    from contract.artifacts import load_artifacts
-    art = load_artifacts(args.artifacts)
+    from contract.artifacts import ArtifactError, load_artifacts
     try:
-        core = BS4NNCore(CoreNetwork.from_artifacts(art), **core_kwargs(args))
-    except ValueError as exc:
+        core = BS4NNCore(CoreNetwork.from_artifacts(load_artifacts(args.artifacts)),
+                         **core_kwargs(args))
+    except (ArtifactError, ValueError) as exc:
         ap.error(str(exc))
     print(f"core {'-'.join(map(str, core.net.widths))}, thetas {list(core.net.thetas)}, "
           f"{describe_params(core)}", file=sys.stderr)
     text = verilog.convert(core, name=args.name)
     out = Path(args.out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".v.tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, out)
+    with atomic_path(out, suffix=".v") as tmp:
+        tmp.write_text(text)
     print(describe(core), file=sys.stderr)
     if args.timing is not None:
         args.timing.write_text(json.dumps(core.timing) + "\n")

@@ -16,6 +16,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,33 +24,32 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import First, RisingEdge, Timer
 
+from contract.artifacts import load_artifacts
+from contract.files import atomic_path
 from sim.layout import Unpacker
 from sim.scoreboard import check_image
 
 PERIOD_NS = 10
 
 
-def load_golden(job: dict) -> dict[str, dict]:
-    """{"vectors": {...}, "stress": {...}} from the artifact directory (checksummed)."""
-    if job.get("vector_files"):         # test fixture: plain npz files, no artifact directory
-        out = {}
-        for name, path in job["vector_files"].items():
-            with np.load(path) as z:
-                out[name] = {k: z[k] for k in z.files}
-        return out
-    from contract.artifacts import load_artifacts
-    art = load_artifacts(job["artifacts"])
-    return {name: getattr(art, name) for name in {s for s, _ in job["images"]}}
-
-
-def event_payloads(gold: dict, n: int, fields: dict) -> np.ndarray:
-    """Image n's events as i_event payload values (int64), `last` set on the final one."""
-    lo, hi = int(gold["ev_offsets"][n]), int(gold["ev_offsets"][n + 1])
-    t = gold["ev_time"][lo:hi].astype(np.int64)
-    a = gold["ev_addr"][lo:hi].astype(np.int64)
-    last = np.zeros(hi - lo, dtype=np.int64)
+def event_payloads(times: np.ndarray, addrs: np.ndarray, fields: dict) -> np.ndarray:
+    """One image's events as i_event payload values (int64), `last` set on the final one."""
+    t = np.asarray(times, np.int64)
+    a = np.asarray(addrs, np.int64)
+    last = np.zeros(len(t), dtype=np.int64)
     last[-1] = 1
     return (t << fields["time"][0]) | (a << fields["addr"][0]) | (last << fields["last"][0])
+
+
+@dataclass
+class PassResult:
+    """One image's answer from one pass: the o_result payload, the cycles the bench counted,
+    the debug spikes (empty in a fast pass) and the batch's X/Z and overflow flags."""
+    result: dict
+    latency: int
+    spikes: list = field(default_factory=list)
+    x_bits: bool = False
+    overflow: bool = False
 
 
 def pack_words(values: np.ndarray, width: int) -> int:
@@ -79,7 +79,7 @@ async def regress(dut):
     sp_w = lay["o_spike"]["width"]
     unpack_res = Unpacker(lay["o_result"]["fields"])
     unpack_sp = Unpacker(lay["o_spike"]["fields"])
-    golden = load_golden(job)
+    art = load_artifacts(job["artifacts"])
     mode = job["mode"]
     rnd_cfg = job.get("random", {})
     every = int(rnd_cfg.get("every", 0))
@@ -88,7 +88,7 @@ async def regress(dut):
     rng = random.Random(int(job.get("seed", 1)))
     timeout_ns = int(job.get("timeout_cycles", 200_000)) * PERIOD_NS
     keep = {tuple(x) for x in job.get("keep_spikes", [])}
-    n_layers = sum(1 for k in next(iter(golden.values())) if k.startswith("spikes_"))
+    n_layers = art.n_layers
 
     Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start()
     dut.full.value = int(mode == "full")
@@ -105,9 +105,9 @@ async def regress(dut):
     res_w = lay["o_result"]["width"]
     batch_cfg = job.get("batch", {"images": 1, "events": 10 ** 9})
 
-    async def run_batch(payloads: list, debug: bool, randomised: bool):
-        """Images (their payload arrays) through the harness back to back. Returns None on a
-        timeout, else per image (result, latency) and the batch's (spikes, X bits, overflow)."""
+    async def run_batch(payloads: list, debug: bool, randomised: bool) -> list[PassResult] | None:
+        """Images (their payload arrays) through the harness back to back: one PassResult
+        per image (the batch's debug spikes go with each), or None on a timeout."""
         dut.ev_buf.value = pack_words(np.concatenate(payloads), ev_w)
         dut.n_images.value = len(payloads)
         dut.debug.value = int(debug)
@@ -125,8 +125,6 @@ async def regress(dut):
         tf, _ = read_int(dut.tf_buf)
         tr, _ = read_int(dut.tr_buf)
         m32, mres = (1 << 32) - 1, (1 << res_w) - 1
-        per_image = [(unpack_res((res_all >> (i * res_w)) & mres),
-                      ((tr >> (32 * i)) & m32) - ((tf >> (32 * i)) & m32)) for i in range(k)]
         spikes, x_sp = [], False
         n_sp = dut.sp_count.value.to_unsigned()
         if n_sp:
@@ -135,9 +133,12 @@ async def regress(dut):
             for i in range(n_sp):
                 s = unpack_sp((buf >> (i * sp_w)) & mask)
                 spikes.append((s["layer"], s["neuron"], s["time"]))
-        return per_image, (spikes, x_res or x_sp, bool(int(dut.sp_overflow.value)))
+        overflow = bool(int(dut.sp_overflow.value))
+        return [PassResult(unpack_res((res_all >> (i * res_w)) & mres),
+                           ((tr >> (32 * i)) & m32) - ((tf >> (32 * i)) & m32),
+                           spikes if debug else [], x_res or x_sp, overflow) for i in range(k)]
 
-    fast_cache: dict[int, tuple] = {}
+    fast_cache: dict[int, PassResult] = {}
 
     async def fast_result(k: int):
         """Image k's fast-pass result, running the batch that starts at k if needed."""
@@ -145,7 +146,7 @@ async def regress(dut):
             chunk, n_ev = [], 0
             for j in range(k, len(job["images"])):
                 set_name, n = job["images"][j]
-                pl = event_payloads(golden[set_name], n, ev_f)
+                pl = event_payloads(*art.events(set_name, n), ev_f)
                 if chunk and (len(chunk) >= batch_cfg["images"]
                               or n_ev + len(pl) > batch_cfg["events"]):
                     break
@@ -154,9 +155,7 @@ async def regress(dut):
             got = await run_batch(chunk, False, False)
             if got is None:
                 return None
-            per_image, (_, x_bits, overflow) = got
-            for i, (res, latency) in enumerate(per_image):
-                fast_cache[k + i] = (res, [], x_bits, overflow, latency)
+            fast_cache.update((k + i, r) for i, r in enumerate(got))
         return fast_cache.pop(k)
 
     predict = None
@@ -182,8 +181,9 @@ async def regress(dut):
             stopped = f"wall-clock limit of {max_wall} s reached after {k} of {len(job['images'])} images"
             dut._log.warning(stopped)
             break
-        gold = golden[set_name]
-        payloads = event_payloads(gold, n, ev_f)
+        gold = getattr(art, set_name)
+        ev_times, ev_addrs = art.events(set_name, n)
+        payloads = event_payloads(ev_times, ev_addrs, ev_f)
         count = len(payloads)
         name = f"{set_name}#{n}"
         rec = {"set": set_name, "index": n, "n_events": count}
@@ -197,19 +197,19 @@ async def regress(dut):
                 got = await fast_result(k)
             else:
                 one = await run_batch([payloads], True, randomised)
-                got = None if one is None else (one[0][0][0], *one[1], one[0][0][1])
+                got = None if one is None else one[0]
             if got is None:
                 messages.append(f"{name} ({p} pass): no result within "
                                 f"{job.get('timeout_cycles', 200_000)} cycles per image "
                                 f"({dut.ev_taken.value.to_unsigned()} events of the batch "
                                 f"accepted)")
                 break
-            res, spikes, x_bits, overflow, latency = got
+            res, spikes, latency = got.result, got.spikes, got.latency
             chk = check_image(name if p == "fast" else f"{name} (debug pass)", gold, n, res,
                               spikes, mode, debug=p == "debug")
-            if x_bits:
+            if got.x_bits:
                 chk._add(f"{name} ({p} pass): X/Z bits in the o_result or o_spike payload", None)
-            if overflow:
+            if got.overflow:
                 chk._add(f"{name}: more debug spikes than neurons (harness buffer overflowed)", None)
             messages += chk.messages
             if chk.first_part is not None:
@@ -226,8 +226,7 @@ async def regress(dut):
                 cyc_messages.append(f"{name} ({p} pass): core reports {res['cycles']} cycles, "
                                     f"the bench counted {latency}")
             if p == "fast" and predict is not None:
-                lo, hi = int(gold["ev_offsets"][n]), int(gold["ev_offsets"][n + 1])
-                want = predict(gold["ev_time"][lo:hi],
+                want = predict(ev_times,
                                [gold[f"spikes_{l}"][n] for l in range(n_layers)],
                                full=mode == "full", timing=job["timing"])
                 rec["cycles_predicted"] = int(want)
@@ -262,11 +261,9 @@ async def regress(dut):
         bar.close()
     wall = time.perf_counter() - wall0
     sim_cycles = dut.now.value.to_unsigned() - now0
-    tmp = job["report"] + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump({"records": records, "wall_s": wall, "sim_cycles": sim_cycles,
-                   "stopped": stopped, "requested": len(job["images"])}, f)
-    os.replace(tmp, job["report"])
+    with atomic_path(job["report"]) as tmp:
+        tmp.write_text(json.dumps({"records": records, "wall_s": wall, "sim_cycles": sim_cycles,
+                                   "stopped": stopped, "requested": len(job["images"])}))
     bad = [m for r in records for m in r.get("messages", [])[:1]]
     assert n_bad == 0, f"{n_bad} of {len(records)} images mismatched (first: {bad[0]})"
     if job.get("strict_cycles", False):

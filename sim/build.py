@@ -25,6 +25,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from contract.artifacts import load_artifacts
+from contract.files import atomic_path
 from sim.wrapper import TOP, bench_verilog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,21 +113,20 @@ class Bench:
     """One built bench: artifact directory x core parameters x simulator.
 
     core_params: BS4NNCore keyword arguments (hdl/core_options.py), e.g. {"lanes": 150}.
-    core_factory: for tests of the bench itself, a callable returning an Amaranth component
-    with the core's ports (used instead of hdl.core / hdl.generate).
     """
 
     def __init__(self, artifacts: str | Path, simulator: str = "icarus",
-                 core_params: dict | None = None, waves: bool = False, core_factory=None,
+                 core_params: dict | None = None, waves: bool = False,
                  build_root: str | Path | None = None, verbose: bool = False,
                  build_key: str | None = None):
         if simulator not in SIMULATORS:
             raise ValueError(f"simulator {simulator!r}: expected one of {SIMULATORS}")
         self.artifacts = Path(artifacts)
+        self.art = load_artifacts(self.artifacts)
         self.core_params = {k: v for k, v in (core_params or {}).items()}
         self.simulator, self.waves, self.verbose = simulator, waves, verbose
-        ident = repr((sorted(self.core_params.items()), core_factory and core_factory.__name__))
-        key = hashlib.sha256(self._network_id(core_factory) + ident.encode()
+        ident = repr((sorted(self.core_params.items()), None))   # None: keeps earlier keys
+        key = hashlib.sha256(self._network_id() + ident.encode()
                              + _sources_hash().encode()).hexdigest()[:16]
         if build_key is not None:       # reuse an existing build, whatever hdl/ holds now
             if not (Path(build_root or REPO / "sim_build") / f"core-{build_key}" / "bench.json").is_file():
@@ -138,69 +139,46 @@ class Bench:
         self.build_dir = root / f"{simulator}{'-waves' if waves else ''}-{key}"
         self.gen_dir.mkdir(parents=True, exist_ok=True)
         self.build_dir.mkdir(parents=True, exist_ok=True)
-        self.layouts, self.timing = self._prepare(core_factory)
+        self.layouts, self.timing = self._prepare()
         self._max_events = int(re.search(r"input\s+wire\s+\[(\d+):0\]\s+ev_buf",
                                          (self.gen_dir / "bench_top.v").read_text()).group(1))
         self._max_events = (self._max_events + 1) // self.layouts["i_event"]["width"]
         self._build()
 
-    def _network_id(self, core_factory) -> bytes:
+    def _network_id(self) -> bytes:
         """What the core is built from (widths, thresholds, ROM checksums), not the vectors:
         exports of one checkpoint with different vector counts share a build."""
-        if core_factory is not None:
-            return b"standin"
-        path = self.artifacts / "manifest.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no manifest.json; is {self.artifacts} an artifact directory?")
-        m = json.loads(path.read_text())
-        return json.dumps([m["widths"], [(l["theta"], l["rom"]["files"]["mem"]["sha256"])
-                                          for l in m["layers"]]]).encode()
+        roms = [lay["rom"]["files"]["mem"]["sha256"] for lay in self.art.manifest["layers"]]
+        return json.dumps([self.art.widths, list(zip(self.art.thetas, roms))]).encode()
 
     # ------------------------------------------------------------------ generate
-    def _core(self, core_factory):
-        if core_factory is not None:
-            return core_factory()
-        from contract.artifacts import load_artifacts
-        from hdl.core import BS4NNCore
-        from hdl.core_options import core_cli_args
-        art = load_artifacts(self.artifacts)
-        self.widths = art.widths
-        self._cli = core_cli_args(self.core_params)
-        return BS4NNCore(art, **self.core_params)
-
-    def _prepare(self, core_factory) -> tuple[dict, dict | None]:
+    def _prepare(self) -> tuple[dict, dict | None]:
+        """Generate core.v and the harness (once per key); the port layouts and timing."""
         meta = self.gen_dir / "bench.json"
         if meta.exists():
             m = json.loads(meta.read_text())
             self.core_module = m["core_module"]
             return m["layouts"], m.get("timing")
+        from hdl.core import BS4NNCore
+        from hdl.core_options import core_cli_args
         from sim.layout import port_layouts
-        core = self._core(core_factory)
+        core = BS4NNCore(self.art, **self.core_params)
         layouts = port_layouts(core)
         timing = getattr(core, "timing", None)
         core_v = self.gen_dir / "core.v"
-        if core_factory is not None:
-            from amaranth.back import verilog
-            text = verilog.convert(core, name="bs4nn_core")
-        else:
-            cmd = [sys.executable, "-m", "hdl.generate", str(self.artifacts), "--out", str(core_v),
-                   *self._cli]
-            subprocess.run(cmd, check=True, cwd=REPO)
-            text = core_v.read_text()
-        self.core_module = top_module(text)
-        n0 = 1 << layouts["i_event"]["fields"]["addr"][1]
-        widths = getattr(self, "widths", None)
-        max_events = max(BATCH_EVENTS, (widths[0] if widths else n0) + 1)
-        max_spikes = sum(widths[1:]) if widths else 1024
-        tmp = core_v.with_suffix(".tmp")
-        tmp.write_text(text)
-        tmp.replace(core_v)
-        (self.gen_dir / "bench_top.v").write_text(bench_verilog(
-            self.core_module, layouts["i_event"]["width"], layouts["o_result"]["width"],
-            layouts["o_spike"]["width"], max_events, max_spikes,
-            last_bit=layouts["i_event"]["fields"]["last"][0], max_images=BATCH_IMAGES))
-        meta.write_text(json.dumps({"core_module": self.core_module, "layouts": layouts,
-                                    "timing": timing}))
+        cmd = [sys.executable, "-m", "hdl.generate", str(self.artifacts), "--out", str(core_v),
+               *core_cli_args(self.core_params)]
+        subprocess.run(cmd, check=True, cwd=REPO)
+        self.core_module = top_module(core_v.read_text())
+        widths = self.art.widths
+        with atomic_path(self.gen_dir / "bench_top.v") as tmp:
+            tmp.write_text(bench_verilog(
+                self.core_module, layouts["i_event"]["width"], layouts["o_result"]["width"],
+                layouts["o_spike"]["width"], max(BATCH_EVENTS, widths[0] + 1), sum(widths[1:]),
+                last_bit=layouts["i_event"]["fields"]["last"][0], max_images=BATCH_IMAGES))
+        with atomic_path(meta) as tmp:
+            tmp.write_text(json.dumps({"core_module": self.core_module, "layouts": layouts,
+                                       "timing": timing}))
         return layouts, timing
 
     def _runner(self):
@@ -233,7 +211,7 @@ class Bench:
 
     def run(self, images, mode: str = "early", passes=("fast", "debug"), random_every: int = 0,
             idle: float = 0.3, stall: float = 0.3, seed: int = 1, keep_spikes=(),
-            vector_files: dict | None = None, progress: bool = True, max_failures: int = 50,
+            progress: bool = True, max_failures: int = 50,
             log_file: str | Path | None = None, strict_cycles: bool = False,
             cycle_model: bool = True, debug_every: int = 1, max_wall_s: float | None = None,
             jobs: int = 1) -> dict:
@@ -252,7 +230,7 @@ class Bench:
         images = list(images)
         if jobs > 1 and len(images) > 1:
             kw = dict(mode=mode, passes=passes, random_every=random_every, idle=idle, stall=stall,
-                      keep_spikes=keep_spikes, vector_files=vector_files, progress=progress,
+                      keep_spikes=keep_spikes, progress=progress,
                       max_failures=max_failures, strict_cycles=strict_cycles,
                       cycle_model=cycle_model, debug_every=debug_every, max_wall_s=max_wall_s)
             parts = [images[i::jobs] for i in range(min(jobs, len(images)))]
@@ -271,7 +249,7 @@ class Bench:
                "random": {"every": random_every, "idle": idle, "stall": stall},
                "keep_spikes": [list(x) for x in keep_spikes], "progress": progress,
                "simulator": self.simulator, "max_failures": max_failures,
-               "vector_files": vector_files, "report": str(work / "report.json")}
+               "report": str(work / "report.json")}
         (work / "job.json").write_text(json.dumps(job))
         env = {"BS4NN_BENCH": str(work / "job.json"),
                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}

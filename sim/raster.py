@@ -5,7 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-SILENT = 256
+from contract.files import atomic_path
+from contract.numerics import LAST_STEP, SILENT
+from sim.scoreboard import differs
 
 
 def plot_raster(path: str | Path, title: str, model: list[np.ndarray], hw: list[np.ndarray],
@@ -19,11 +21,11 @@ def plot_raster(path: str | Path, title: str, model: list[np.ndarray], hw: list[
     import matplotlib.pyplot as plt
 
     n = len(model)
+    rule = ("full", LAST_STEP) if step is None else (mode, step)
     fig, axes = plt.subplots(n, 2, figsize=(11, 2.2 + 2.4 * n), squeeze=False, sharex=True)
     for l in range(n):
-        lim = SILENT - 1 if mode == "full" or step is None else step + 1 - (n - 1 - l)
         m, h = np.asarray(model[l]), np.asarray(hw[l])
-        bad = (m != h) & ((m <= lim) | (h < SILENT))
+        bad = differs(m, h, rule[1], l, n, rule[0])
         for col, (times, who) in enumerate(((m, "model"), (h, "hardware"))):
             ax = axes[l][col]
             fired = times < SILENT
@@ -45,9 +47,7 @@ def plot_raster(path: str | Path, title: str, model: list[np.ndarray], hw: list[
     fig.suptitle(title)
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    tmp.replace(path)
     return path

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.files import atomic_path
 from hdl.core_options import add_core_arguments, core_cli_args, core_kwargs
 
 
@@ -198,9 +198,12 @@ def main(argv=None) -> int:
         ap.error(f"--jobs {args.jobs}: need at least 1")
     params = core_kwargs(args)
 
-    from contract.artifacts import load_artifacts
+    from contract.artifacts import ArtifactError, load_artifacts
     from sim.build import Bench
-    art = load_artifacts(args.artifacts)
+    try:
+        art = load_artifacts(args.artifacts)
+    except ArtifactError as exc:
+        ap.error(str(exc))
     images = select_images(art, args.images, not args.no_stress, args.shard)
     wanted = {("vectors", k) for k in args.raster}
     for k in args.raster:
@@ -251,10 +254,8 @@ def main(argv=None) -> int:
                "cycle_messages": cyc_bad,
                "records": [{k: v for k, v in r.items() if k not in ("hw_spikes", "messages")}
                            for r in report["records"]]}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(out, indent=1))
-        os.replace(tmp, args.json)
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(out, indent=1))
     failed = bool(bad) or (args.strict_cycles and bool(cyc_bad)) or bool(s["stopped"])
     return 1 if failed else 0
 

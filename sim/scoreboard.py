@@ -2,19 +2,16 @@
 
 Pure numpy, no simulator: the cocotb bench and the tests call it alike.
 
-What is compared (docs/core.md, SPEC section 4):
+What is compared (docs/core.md; docs/numerics.md, "Decision" and "Early decisions"):
 - the decision: `label`, `step`, `tie`, `no_spike`;
-- `times[k]`: in early mode the golden output time if it is <= step + 1, else 256; in full
-  mode the golden output time;
-- the debug spike stream: in full mode every neuron whose golden time is < 256 must have
-  exactly one spike at that time. In early mode the same holds for the spikes that can have
-  influenced the decision (SPEC 4: "spike times of neurons after that step are then not
-  computed"): a spike at time t in weight layer l can change an output crossing at step
-  t + (L - 1 - l) at the earliest, so layer l's spikes with time <= step - (L - 1 - l) + 1
-  must be there (L weight layers): the winners (time step + 1) in the output layer, time <= step
-  in the last hidden layer, and so on. A core that stops at the decision need not report
-  later ones. In both modes any spike the core does report, at any time, must be the
-  golden one; no neuron twice.
+- `times[k]`: the output layer's times a run in this mode reports
+  (``contract.numerics.expected_times``: in early mode those up to step + 1, the others 256;
+  in full mode all of them);
+- the debug spike stream: every spike ``expected_times`` reports for a layer must be there,
+  exactly once, at that time (in early mode: those up to ``contract.numerics.early_limit``,
+  the spikes that can have influenced the decision; a core that stops at the decision
+  need not report later ones). In both modes any spike the core does report, at any time,
+  must be the golden one; no neuron twice.
 
 A mismatch names the image, the layer, the neuron, expected and actual spike time and the
 first time step at which the two rasters part (min of the two times).
@@ -25,7 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SILENT = 256
+from contract.numerics import SILENT, expected_times
+
 MODES = ("early", "full")
 
 
@@ -46,15 +44,12 @@ class ImageCheck:
             self.first_part = t if self.first_part is None else min(self.first_part, t)
 
 
-def early_limit(step: int, layer: int, n_layers: int) -> int:
-    """Latest spike time of weight layer `layer` that can influence a decision at `step`."""
-    return step + 1 - (n_layers - 1 - layer)
-
-
-def expected_times(out_spikes: np.ndarray, step: int, mode: str) -> np.ndarray:
-    """What `o_result.times` must hold for one image."""
-    o = np.asarray(out_spikes, dtype=np.int64)
-    return o.copy() if mode == "full" else np.where(o <= step + 1, o, SILENT)
+def differs(want: np.ndarray, got: np.ndarray, step: int, layer: int, n_layers: int,
+            mode: str) -> np.ndarray:
+    """Neurons of one layer the hardware got wrong: a spike the mode requires
+    (``expected_times``) is missing or at another time, or a reported spike is not golden."""
+    must = expected_times(want, step, layer, n_layers, mode)
+    return ((must < SILENT) & (got != must)) | ((got < SILENT) & (got != want))
 
 
 def hw_rasters(spikes, widths_out: list[int], check: ImageCheck) -> list[np.ndarray]:
@@ -95,7 +90,7 @@ def check_image(name: str, gold: dict, n: int, result: dict, spikes, mode: str,
             c._add(f"{name}: decision {key} is {got}, model says {want}",
                    min(step, got) if key == "step" else None)
     out = len(gl) - 1
-    want_t = expected_times(gl[out], step, mode)
+    want_t = expected_times(gl[out], step, out, n_layers, mode)
     got_t = np.asarray(result["times"], dtype=np.int64)
     for k in np.flatnonzero(want_t != got_t):
         w, g = int(want_t[k]), int(got_t[k])
@@ -105,10 +100,8 @@ def check_image(name: str, gold: dict, n: int, result: dict, spikes, mode: str,
         ras = hw_rasters(spikes, [len(x) for x in gl], c)
         c.hw_spikes = ras
         for l in range(n_layers):
-            lim = SILENT - 1 if mode == "full" else early_limit(step, l, n_layers)
             want, got = gl[l], ras[l]
-            bad = (want != got) & ((want <= lim) | (got < SILENT))
-            for j in np.flatnonzero(bad):
+            for j in np.flatnonzero(differs(want, got, step, l, n_layers, mode)):
                 w, g = int(want[j]), int(got[j])
                 what = "no spike" if g == SILENT else f"fired at {g}"
                 c._add(f"{name}: layer {l} neuron {j} {what}, model says {w} "

@@ -1,4 +1,5 @@
-"""A deliberately literal, loop-over-time implementation of SPEC sections 3-4 for tests."""
+"""A deliberately literal, loop-over-time implementation of docs/numerics.md, "Neuron" to
+"No-spike fallback", for tests."""
 from __future__ import annotations
 
 import numpy as np

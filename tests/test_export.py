@@ -13,8 +13,10 @@ from contract.events import events_to_times, image_to_events, images_to_events
 from contract.numerics import encode_latency
 from contract.rom import parse_bin, parse_coe, parse_mem, words_to_weights
 from export import weights as exporter
+from export.golden import run_golden
+from export.stress import build_stress
 from model.checkpoint import Checkpoint, load_checkpoint
-from model.import_authors import authors_checkpoint as reference_checkpoint
+from model.import_authors import authors_checkpoint
 from model.network import forward, forward_times
 
 
@@ -34,7 +36,7 @@ def tmp(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def authors_ckpt(tmp, reference_npz) -> Path:
     p = tmp / "authors.npz"
-    reference_checkpoint(reference_npz).save(p)
+    authors_checkpoint(reference_npz).save(p)
     return p
 
 
@@ -307,14 +309,14 @@ def test_stress_tie_search_when_test_set_has_none(r3_ckpt):
     ck = load_checkpoint(r3_ckpt)
     rng = np.random.default_rng(5)
     imgs = (rng.integers(0, 256, (50, 784)) * (rng.random((50, 784)) < 0.2)).astype(np.uint8)
-    g = exporter.run_golden(imgs, ck.binary_weights, ck.thetas)
+    g = run_golden(imgs, ck.binary_weights, ck.thetas)
     g["tie"][:] = False
     g["no_spike"][:] = False
-    s_img, s_lab, meta = exporter.build_stress(ck.binary_weights, ck.thetas, imgs,
-                                               np.zeros(50, np.uint8), g)
+    s_img, s_lab, meta = build_stress(ck.binary_weights, ck.thetas, imgs,
+                                      np.zeros(50, np.uint8), g)
     cases = [m["case"] for m in meta]
     assert "tie_search" in cases and "no_spike_test" not in cases
-    gs = exporter.run_golden(s_img, ck.binary_weights, ck.thetas)
+    gs = run_golden(s_img, ck.binary_weights, ck.thetas)
     assert gs["tie"][cases.index("tie_search")]
     assert gs["no_spike"][cases.index("all_zero")]
     assert s_lab[cases.index("tie_search")] == -1

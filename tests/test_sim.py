@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.scoreboard import SILENT, check_image, expected_times
+from contract.numerics import expected_times
+from sim.scoreboard import check_image
 
 
 # ----------------------------------------------------------------------------- scoreboard
@@ -28,7 +29,7 @@ def golden_one(step=9, label=1):
 
 def hw_result(g, mode, **over):
     r = {"label": 1, "step": 9, "tie": 0, "no_spike": 0, "cycles": 0,
-         "times": expected_times(g["spikes_1"][0], 9, mode).tolist()}
+         "times": expected_times(g["spikes_1"][0], 9, 1, 2, mode).tolist()}
     r.update(over)
     return r
 
@@ -38,8 +39,8 @@ def spikes_of(g, lim):
 
 
 def test_expected_times_early_and_full():
-    assert expected_times(np.array([12, 10, 256]), 9, "early").tolist() == [256, 10, 256]
-    assert expected_times(np.array([12, 10, 256]), 9, "full").tolist() == [12, 10, 256]
+    assert expected_times(np.array([12, 10, 256]), 9, 1, 2, "early").tolist() == [256, 10, 256]
+    assert expected_times(np.array([12, 10, 256]), 9, 1, 2, "full").tolist() == [12, 10, 256]
 
 
 def test_perfect_hardware_passes_both_modes():
@@ -131,8 +132,8 @@ def export(ckpt, out: Path, data_dir, vectors: int) -> Path:
 def sub64_art(tmp_path_factory, reference_npz, data_dir) -> Path:
     """The authors' network cut to its first 64 hidden neurons (784-64-10, theta 25 / 3)."""
     from model.checkpoint import Checkpoint
-    from model.import_authors import authors_checkpoint as reference_checkpoint
-    ref = reference_checkpoint(reference_npz)
+    from model.import_authors import authors_checkpoint
+    ref = authors_checkpoint(reference_npz)
     w0, w1 = ref.latent
     tmp = tmp_path_factory.mktemp("sim")
     ckpt = tmp / "sub64.npz"
@@ -155,10 +156,10 @@ def r3_art(tmp_path_factory, data_dir) -> Path:
 
 
 def authors_export(tmp_path_factory, reference_npz, data_dir, vectors: int) -> Path:
-    from model.import_authors import authors_checkpoint as reference_checkpoint
+    from model.import_authors import authors_checkpoint
     tmp = tmp_path_factory.mktemp("sim")
     ckpt = tmp / "authors.npz"
-    reference_checkpoint(reference_npz).save(ckpt)
+    authors_checkpoint(reference_npz).save(ckpt)
     return export(ckpt, tmp / "art_authors", data_dir, vectors)
 
 

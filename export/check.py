@@ -1,0 +1,58 @@
+"""``--check``: re-derive the ROMs from a checkpoint and compare a directory's bit for bit."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from contract.artifacts import MANIFEST, ROM_KINDS, ArtifactError, load_artifacts
+from contract.rom import PARSERS, weights_to_words
+from contract.files import sha256_file
+from model.checkpoint import load_checkpoint
+from model.network import check_network
+
+
+def _word_difference(name: str, got: list[int], want: list[int], fan_out: int) -> str | None:
+    """One line on how a ROM's words differ from the wanted ones, or None when equal."""
+    bad = [i for i, (a, b) in enumerate(zip(got, want)) if a != b]
+    if not bad:
+        return None
+    i = bad[0]
+    bits = [j for j in range(fan_out) if (got[i] ^ want[i]) >> j & 1]
+    return (f"{name}: {len(bad)} of {len(want)} words differ; first word {i}, "
+            f"bits (neurons) {bits[:8]}{' ...' if len(bits) > 8 else ''}")
+
+
+def check_dir(ck_path: Path, art_dir: Path) -> list[str]:
+    """Re-derive the ROMs from the checkpoint; return the differences (empty = identical)."""
+    ck = load_checkpoint(ck_path)
+    weights = check_network(ck.binary_weights, ck.thetas)
+    problems = []
+    try:
+        load_artifacts(art_dir)
+    except ArtifactError as exc:
+        problems.append(f"verification: {exc}")
+    try:
+        manifest = json.loads((art_dir / MANIFEST).read_text())
+        layers = manifest["layers"]
+    except (OSError, ValueError, KeyError) as exc:
+        return problems + [f"{MANIFEST}: unreadable ({exc})"]
+    if len(layers) != len(weights):
+        return problems + [f"{MANIFEST}: {len(layers)} layers, checkpoint has {len(weights)}"]
+    if manifest.get("source", {}).get("sha256") != sha256_file(ck_path):
+        problems.append(f"{MANIFEST}: source.sha256 is not this checkpoint's sha256 (note only)")
+    for l, (w, lay) in enumerate(zip(weights, layers)):
+        fan_out, fan_in = w.shape
+        if lay.get("theta") != ck.thetas[l]:
+            problems.append(f"layer {l}: theta {lay.get('theta')} != checkpoint {ck.thetas[l]}")
+        want = weights_to_words(w)
+        for kind in ROM_KINDS:
+            name = f"layer{l}.{kind}"
+            try:
+                got = PARSERS[kind](art_dir / name, fan_out, fan_in)
+            except (OSError, ArtifactError) as exc:
+                problems.append(f"{name}: {exc}")
+                continue
+            diff = _word_difference(name, got, want, fan_out)
+            if diff:
+                problems.append(diff)
+    return problems
