@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import ArtifactError
 from .files import sha256_file
+from .network import NetworkError, validate_network
 from .rom import PARSERS, acc_bits, words_to_weights
 
 SCHEMA = "bs4nn-artifacts/1"
@@ -100,6 +101,14 @@ def _need(d: dict, key: str, where: str):
     return d[key]
 
 
+def _need_int(d: dict, key: str, where: str) -> int:
+    """A field that must be an integer (a JSON string "2400" is not)."""
+    v = _need(d, key, where)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ArtifactError(f"{MANIFEST}: field {where}.{key} is {v!r}, expected an integer")
+    return v
+
+
 def _check_file(root: Path, entry: dict, where: str) -> Path:
     name = _need(entry, "name", where)
     if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
@@ -108,11 +117,13 @@ def _check_file(root: Path, entry: dict, where: str) -> Path:
     if not p.is_file():
         raise ArtifactError(f"{name}: missing file (named by manifest {where})")
     size = p.stat().st_size
-    want_size = _need(entry, "bytes", where)
+    want_size = _need_int(entry, "bytes", where)
     if size != want_size:
         raise ArtifactError(f"{name}: {size} bytes, manifest field {where}.bytes says {want_size}")
     sha = sha256_file(p)
     want = _need(entry, "sha256", where)
+    if not isinstance(want, str):
+        raise ArtifactError(f"{MANIFEST}: field {where}.sha256 is {want!r}, expected a string")
     if sha != want:
         raise ArtifactError(f"{name}: sha256 {sha} does not match manifest field "
                             f"{where}.sha256 {want} (file modified or corrupt)")
@@ -122,7 +133,7 @@ def _check_file(root: Path, entry: dict, where: str) -> Path:
 def _read_vectors(root: Path, manifest: dict, widths: list[int], which: str) -> dict:
     entry = _need(_need(manifest, "vectors", MANIFEST), which, "vectors")
     p = root / entry["name"]
-    n = _need(entry, "count", f"vectors.{which}")
+    n = _need_int(entry, "count", f"vectors.{which}")
     try:
         with np.load(p, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
@@ -170,22 +181,24 @@ def load_artifacts(path: str | Path) -> Artifacts:
         raise ArtifactError(f"{MANIFEST}: field 'widths' {widths!r} is not >= 2 positive ints")
     if not isinstance(layers, list) or len(layers) != len(widths) - 1:
         raise ArtifactError(f"{MANIFEST}: field 'layers' must list {len(widths) - 1} layers")
-    weights, words_all, thetas, accs = [], [], [], []
+    thetas = [_need_int(lay, "theta", f"layers[{l}]") for l, lay in enumerate(layers)]
+    try:
+        validate_network(widths, thetas, where=MANIFEST)
+    except NetworkError as exc:
+        raise ArtifactError(str(exc)) from exc
+    weights, words_all, accs = [], [], []
     for l, lay in enumerate(layers):
         where = f"layers[{l}]"
-        fan_in, fan_out = _need(lay, "fan_in", where), _need(lay, "fan_out", where)
+        fan_in, fan_out = _need_int(lay, "fan_in", where), _need_int(lay, "fan_out", where)
         if (fan_in, fan_out) != (widths[l], widths[l + 1]):
             raise ArtifactError(f"{MANIFEST}: {where} fan_in/fan_out {fan_in}/{fan_out} "
                                 f"disagree with widths {widths}")
-        theta = _need(lay, "theta", where)
-        if not isinstance(theta, int) or isinstance(theta, bool):
-            raise ArtifactError(f"{MANIFEST}: {where}.theta {theta!r} is not an integer")
-        ab = _need(lay, "acc_bits", where)
+        ab = _need_int(lay, "acc_bits", where)
         if ab != acc_bits(fan_in):
             raise ArtifactError(f"{MANIFEST}: {where}.acc_bits {ab} != ceil(log2({fan_in}+1))+1 "
                                 f"= {acc_bits(fan_in)}")
         rom = _need(lay, "rom", where)
-        width, depth = _need(rom, "width", f"{where}.rom"), _need(rom, "depth", f"{where}.rom")
+        width, depth = _need_int(rom, "width", f"{where}.rom"), _need_int(rom, "depth", f"{where}.rom")
         if width != fan_out:
             raise ArtifactError(f"{MANIFEST}: {where}.rom.width {width} != fan_out {fan_out}")
         if depth != fan_in:
@@ -203,7 +216,6 @@ def load_artifacts(path: str | Path) -> Artifacts:
                                     f"{files['mem']['name']} (ROM formats disagree)")
         words_all.append(parsed["mem"])
         weights.append(words_to_weights(parsed["mem"], fan_out))
-        thetas.append(theta)
         accs.append(ab)
     vecs = _need(manifest, "vectors", MANIFEST)
     for which in VECTOR_SETS:

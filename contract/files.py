@@ -1,4 +1,5 @@
-"""File helpers every stage shares: atomic writes (temporary file, then rename) and sha256."""
+"""File helpers every stage shares: atomic writes (temporary file, then rename), output-path
+checks done before any long work, and sha256."""
 from __future__ import annotations
 
 import hashlib
@@ -7,20 +8,62 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import UsageError
+
+
+def current_umask() -> int:
+    """The process's umask (read without changing it for longer than one call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = ""):
-    """Yield a temporary path beside ``path``; rename it over ``path`` only on success."""
+    """Yield a temporary path beside ``path``; rename it over ``path`` only on success.
+
+    The file gets the mode an ordinary ``open(path, "w")`` would give (0o666 less the umask),
+    not mkstemp's 0600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(fd)
     try:
         yield Path(tmp)
+        if os.path.exists(tmp):
+            os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_output_file(path: str | os.PathLike, what: str) -> Path:
+    """Refuse, before any long work, an output file that could not be written.
+
+    ``what`` names the option (e.g. ``--out``). Refused: an existing directory, a parent
+    that is a file or cannot be created, a parent folder without write permission. Creates
+    nothing; returns ``Path(path)``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{what} {path}: is a directory, expected a file name")
+    if path.name in ("", ".", ".."):
+        raise UsageError(f"{what} {path}: is not a file name")
+    base = _nearest_existing(path.absolute().parent)
+    if not base.is_dir():
+        raise UsageError(f"{what} {path}: {base} is not a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise UsageError(f"{what} {path}: no permission to write in {base}")
+    return path
 
 
 def sha256_file(path: str | Path) -> str:

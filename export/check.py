@@ -22,23 +22,34 @@ def _word_difference(name: str, got: list[int], want: list[int], fan_out: int) -
             f"bits (neurons) {bits[:8]}{' ...' if len(bits) > 8 else ''}")
 
 
+def read_layers(art_dir: Path) -> tuple[list[dict], dict]:
+    """The manifest's layer entries; ArtifactError when there is nothing to compare with."""
+    if not art_dir.is_dir():
+        raise ArtifactError(f"{art_dir}: no such artifact directory")
+    try:
+        manifest = json.loads((art_dir / MANIFEST).read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ArtifactError(f"{art_dir / MANIFEST}: unreadable ({exc})") from exc
+    layers = manifest.get("layers") if isinstance(manifest, dict) else None
+    if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+        raise ArtifactError(f"{art_dir / MANIFEST}: field 'layers' is not a list of objects")
+    return layers, manifest
+
+
 def check_dir(ck_path: Path, art_dir: Path) -> list[str]:
     """Re-derive the ROMs from the checkpoint; return the differences (empty = identical)."""
     ck = load_checkpoint(ck_path)
     weights = check_network(ck.binary_weights, ck.thetas)
+    layers, manifest = read_layers(art_dir)
     problems = []
     try:
         load_artifacts(art_dir)
     except ArtifactError as exc:
         problems.append(f"verification: {exc}")
-    try:
-        manifest = json.loads((art_dir / MANIFEST).read_text())
-        layers = manifest["layers"]
-    except (OSError, ValueError, KeyError) as exc:
-        return problems + [f"{MANIFEST}: unreadable ({exc})"]
     if len(layers) != len(weights):
         return problems + [f"{MANIFEST}: {len(layers)} layers, checkpoint has {len(weights)}"]
-    if manifest.get("source", {}).get("sha256") != sha256_file(ck_path):
+    source = manifest.get("source")
+    if not isinstance(source, dict) or source.get("sha256") != sha256_file(ck_path):
         problems.append(f"{MANIFEST}: source.sha256 is not this checkpoint's sha256 (note only)")
     for l, (w, lay) in enumerate(zip(weights, layers)):
         fan_out, fan_in = w.shape
@@ -49,7 +60,7 @@ def check_dir(ck_path: Path, art_dir: Path) -> list[str]:
             name = f"layer{l}.{kind}"
             try:
                 got = PARSERS[kind](art_dir / name, fan_out, fan_in)
-            except (OSError, ArtifactError) as exc:
+            except (OSError, ValueError, ArtifactError) as exc:
                 problems.append(f"{name}: {exc}")
                 continue
             diff = _word_difference(name, got, want, fan_out)

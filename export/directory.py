@@ -2,21 +2,67 @@
 
 The files are written into a temporary folder beside DIR, verified with the reader, then
 renamed into place. A DIR that already holds an identical export is left as is; one that
-holds anything else is refused unless ``force`` (docs/artifacts.md, "Commands").
+holds a different export is refused unless ``force`` (docs/artifacts.md, "Commands").
+``force`` replaces only what is recognisably an earlier export (a folder whose manifest has
+the artifact schema and which holds only files an export writes): never a file, never a
+folder holding the checkpoint or anything else.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from contract.artifacts import MANIFEST, ArtifactError, load_artifacts
-from contract.files import sha256_file
+from contract.artifacts import MANIFEST, SCHEMA, ArtifactError, load_artifacts
+from contract.errors import UsageError
+from contract.files import current_umask, sha256_file
 
 REFUSED = "{out} already holds a different export (or other files); pass --force to replace it"
+EXPORT_FILE = re.compile(r"(manifest\.json|vectors\.npz|stress\.npz|layer\d+\.(mem|coe|bin))")
+
+
+def foreign_entries(out: Path) -> list[str]:
+    """What in folder ``out`` an export would not have written (empty: an earlier export)."""
+    names = sorted(p.name for p in out.iterdir())
+    foreign = [n for n in names if not (EXPORT_FILE.fullmatch(n) and (out / n).is_file()
+                                        and not (out / n).is_symlink())]
+    if foreign or not names:
+        return foreign
+    try:
+        schema = json.loads((out / MANIFEST).read_text()).get("schema")
+    except (OSError, ValueError, AttributeError):
+        schema = None
+    return [] if schema == SCHEMA else [f"{MANIFEST} (no {SCHEMA} schema)"]
+
+
+def check_target(out: Path, ck_path: Path, force: bool) -> None:
+    """Refuse, before any work, an ``--out`` that the export must not write or replace."""
+    if out.exists() or out.is_symlink():
+        if not out.is_dir() or out.is_symlink():
+            raise UsageError(f"--out {out}: is not a directory; an export never replaces a file")
+        try:
+            ck_path.absolute().relative_to(out.absolute())
+            inside = True
+        except ValueError:
+            inside = False
+        if inside or out.absolute() in Path.cwd().absolute().parents or out.absolute() == Path.cwd():
+            raise UsageError(f"--out {out}: holds the checkpoint {ck_path} (or the working "
+                             "directory); choose another artifact directory")
+        foreign = foreign_entries(out)
+        if force and foreign:
+            raise UsageError(f"--out {out}: not an earlier export (holds {', '.join(foreign[:3])}"
+                             f"{' ...' if len(foreign) > 3 else ''}); --force replaces only "
+                             "an artifact directory")
+        return
+    base = out.absolute().parent
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: cannot create it ({base} is not a writable directory)")
 
 
 @contextmanager
@@ -31,7 +77,7 @@ def atomic_directory(out: str | os.PathLike):
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         yield tmp
-        os.chmod(tmp, 0o755)
+        os.chmod(tmp, 0o777 & ~current_umask())
         if not out.exists():
             os.rename(tmp, out)
             return
@@ -84,10 +130,15 @@ def write_dir(out: Path, files: dict[str, bytes], force: bool) -> str:
     """Write atomically; returns 'written', 'replaced' or 'unchanged'."""
     out = out.absolute()
     state = existing_state(out, files)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is not a directory; an export never replaces a file")
     if state == "identical":
         return "unchanged"
     if state == "different" and not force:
         raise FileExistsError(REFUSED.format(out=out))
+    if state == "different" and foreign_entries(out):
+        raise UsageError(f"--out {out}: not an earlier export; --force replaces only an "
+                         "artifact directory")
     with atomic_directory(out) as tmp:
         for name, data in files.items():
             (tmp / name).write_bytes(data)

@@ -7,7 +7,8 @@
 Writes one ROM per weight layer (.mem for $readmemh, .coe for Vivado, .bin packed),
 manifest.json, vectors.npz (golden vectors of the test set, or of its first N images) and
 stress.npz (hand-built edge cases). Output is built in a temporary folder beside DIR and
-renamed into place; a DIR holding a different export is refused unless --force.
+renamed into place; a DIR holding a different export is refused unless --force, and --force
+replaces only an earlier export (never a file, nor a folder holding anything else).
 --check re-derives the ROMs from the checkpoint and compares them bit for bit (exit 1
 with the differences).
 """
@@ -17,17 +18,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from contract.errors import ArtifactError
+from contract.cli import Parser, command
+from contract.errors import UsageError
 from export.check import check_dir
-from export.directory import refuse_early, write_dir
+from export.directory import check_target, refuse_early, write_dir
 from export.writer import build_export
-from model.checkpoint import CheckpointError
-from model.data import DataError
+from model.checkpoint import load_checkpoint
+from model.data import check_data_dir
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m export.weights", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="python -m export.weights", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, help="checkpoint .npz (model/checkpoint.py format)")
     p.add_argument("--out", type=Path, help="artifact directory to write "
                    "(default: artifacts/<checkpoint stem>)")
@@ -40,25 +43,26 @@ def main(argv=None) -> int:
                    help="do not write: re-derive the ROMs and compare DIR's bit for bit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
-    try:
-        if a.check is not None:
-            problems = check_dir(a.checkpoint, a.check)
-            if problems:
-                print(f"check FAILED: {a.check} vs {a.checkpoint}:", file=sys.stderr)
-                for msg in problems:
-                    print(f"  {msg}", file=sys.stderr)
-                return 1
-            print(f"check ok: {a.check} ROMs match {a.checkpoint} bit for bit")
-            return 0
-        out = a.out or Path("artifacts") / a.checkpoint.stem
-        if not a.force:
-            refuse_early(out, a.checkpoint, a.vectors)
-        files, s = build_export(a.checkpoint, a.vectors, a.data_dir, a.dataset,
-                                progress=not a.quiet)
-        what = write_dir(out, files, a.force)
-    except (CheckpointError, DataError, ArtifactError, FileExistsError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if a.check is not None:
+        problems = check_dir(a.checkpoint, a.check)
+        if problems:
+            print(f"check FAILED: {a.check} vs {a.checkpoint}:", file=sys.stderr)
+            for msg in problems:
+                print(f"  {msg}", file=sys.stderr)
+            return 1
+        print(f"check ok: {a.check} ROMs match {a.checkpoint} bit for bit")
+        return 0
+    if a.vectors is not None and a.vectors < 1:
+        raise UsageError(f"--vectors {a.vectors}: expected a count >= 1")
+    load_checkpoint(a.checkpoint)            # its errors first, before any other work
+    check_data_dir(a.data_dir)
+    out = a.out or Path("artifacts") / a.checkpoint.stem
+    check_target(out, a.checkpoint, a.force)
+    if not a.force:
+        refuse_early(out, a.checkpoint, a.vectors)
+    files, s = build_export(a.checkpoint, a.vectors, a.data_dir, a.dataset,
+                            progress=not a.quiet)
+    what = write_dir(out, files, a.force)
     size = sum(len(b) for b in files.values())
     print(f"{what} {out}: widths {s['widths']} theta {s['thetas']}, {s['n']} vectors + "
           f"{s['stress']} stress, test strict {s['strict']:.4f} paper {s['paper']:.4f}, "

@@ -22,6 +22,7 @@ from contract.rom import (acc_bits, bin_bytes, bytes_per_word, coe_text, hex_dig
 from export.golden import decision_view, potential_extremes, run_golden, vector_arrays
 from export.stress import build_stress
 from contract.files import sha256_file
+from contract.network import validate_network
 from model.checkpoint import load_checkpoint
 from model.data import load as load_dataset
 from model.decision import accuracy
@@ -100,6 +101,8 @@ def build_export(ck_path: Path, n_vectors: int | None, data_dir, dataset: str | 
     """Everything the artifact directory holds, in memory: {file name: bytes}, summary."""
     ck = load_checkpoint(ck_path)
     ck_sha = sha256_file(ck_path)
+    validate_network(ck.widths, ck.thetas, ck.meta.get("mode", "binary"), ck.meta.get("kinds"),
+                     where=f"{ck_path}: the hardware")
     weights = check_network(ck.binary_weights, ck.thetas)
     thetas = ck.thetas
     widths = ck.widths

@@ -19,7 +19,10 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import data
 
-from contract.files import atomic_path
+from contract.artifacts import load_artifacts
+from contract.cli import Parser, command
+from contract.errors import UsageError
+from contract.files import atomic_path, check_output_file
 from .core import BS4NNCore, CoreNetwork
 from .core_options import add_core_arguments, core_kwargs, describe_params
 
@@ -47,9 +50,23 @@ def describe(core: BS4NNCore) -> str:
     return "\n".join(lines)
 
 
+def check_outputs(artifacts: Path, outputs: dict[str, Path | None]) -> None:
+    """Refuse, before generating, an output that is a folder, unwritable, or inside the
+    artifact directory (writing there would break its manifest)."""
+    art = artifacts.resolve()
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        check_output_file(path, what)
+        if path.absolute().resolve().parent == art:
+            raise UsageError(f"{what} {path}: is inside the artifact directory {artifacts}; "
+                             "write it elsewhere")
+
+
+@command
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m hdl.generate", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(prog="python -m hdl.generate", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("artifacts", help="artifact directory (docs/artifacts.md)")
     ap.add_argument("--out", required=True, help="Verilog file to write")
     ap.add_argument("--name", default="bs4nn_core", help="Verilog module name")
@@ -58,21 +75,19 @@ def main(argv=None) -> int:
     add_core_arguments(ap)
     args = ap.parse_args(argv)
 
-    from contract.artifacts import ArtifactError, load_artifacts
-    try:
-        core = BS4NNCore(CoreNetwork.from_artifacts(load_artifacts(args.artifacts)),
-                         **core_kwargs(args))
-    except (ArtifactError, ValueError) as exc:
-        ap.error(str(exc))
+    out = Path(args.out)
+    check_outputs(Path(args.artifacts), {"--out": out, "--timing": args.timing})
+    core = BS4NNCore(CoreNetwork.from_artifacts(load_artifacts(args.artifacts)),
+                     **core_kwargs(args))
     print(f"core {'-'.join(map(str, core.net.widths))}, thetas {list(core.net.thetas)}, "
           f"{describe_params(core)}", file=sys.stderr)
     text = verilog.convert(core, name=args.name)
-    out = Path(args.out)
     with atomic_path(out, suffix=".v") as tmp:
         tmp.write_text(text)
     print(describe(core), file=sys.stderr)
     if args.timing is not None:
-        args.timing.write_text(json.dumps(core.timing) + "\n")
+        with atomic_path(args.timing) as tmp:
+            tmp.write_text(json.dumps(core.timing) + "\n")
     print(f"wrote {out} ({len(text) // 1024} KiB)", file=sys.stderr)
     return 0
 

@@ -15,14 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.errors import InputError
 from contract.files import atomic_path, sha256_file
+from contract.network import NetworkError, validate_network
 from contract.numerics import SILENT, T
 
 FORMAT = "bs4nn-checkpoint/1"
 ENCODING = {"T": T, "silent": SILENT, "rule": "s = 255 - p (pixel intensity p in 0..255)"}
+MODES = ("binary", "real")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(InputError, RuntimeError):
     """A checkpoint is unreadable, truncated, or internally inconsistent."""
 
 
@@ -82,12 +85,19 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         meta = json.loads(arrays.pop("meta").tobytes().decode())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path}: metadata is not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: metadata is a JSON {type(meta).__name__}, "
+                              "expected an object")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
     widths = meta.get("widths")
-    n = len(widths) - 1 if isinstance(widths, list) else -1
+    if (not isinstance(widths, list) or len(widths) < 2
+            or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths)):
+        raise CheckpointError(f"{path}: metadata 'widths' {widths!r} is not a list of >= 2 "
+                              "positive integers")
+    n = len(widths) - 1
     latent = []
-    for l in range(max(n, 0)):
+    for l in range(n):
         key = f"latent_{l}"
         if key not in arrays:
             raise CheckpointError(f"{path}: missing array {key!r}")
@@ -98,8 +108,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if not np.isfinite(w).all():
             raise CheckpointError(f"{path}: {key} holds non-finite values")
         latent.append(w)
-    if n < 1:
-        raise CheckpointError(f"{path}: metadata 'widths' {widths!r} is not a list of >= 2 widths")
     fact = arrays.get("fact")
     theta = meta.get("theta")
     if fact is None or fact.shape != (n,):
@@ -107,4 +115,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                               f"{None if fact is None else fact.shape}")
     if not isinstance(theta, list) or len(theta) != n or not all(isinstance(t, int) for t in theta):
         raise CheckpointError(f"{path}: metadata 'theta' must be {n} integers, got {theta!r}")
+    try:
+        validate_network(widths, theta, meta.get("mode", "binary"), meta.get("kinds"),
+                         where=f"{path}: metadata", modes=MODES)
+    except NetworkError as exc:
+        raise CheckpointError(str(exc)) from exc
+    if not np.isfinite(fact).all():
+        raise CheckpointError(f"{path}: 'fact' {fact.tolist()} holds non-finite values")
     return Checkpoint(latent, fact, meta)

@@ -6,15 +6,21 @@ section of the flag); a field without ``help`` is not a command-line option.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 
+from contract.errors import UsageError
+from contract.network import validate_network
+
+from .checkpoint import theta_from_fact
 from .data import DATASETS
 from .rules import RULES
 
 GENERAL = None
 DECISION = "decision rule"
 BS4NN = 'bs4nn rule (docs/numerics.md, "Training rules")'
+INPUTS, CLASSES = 784, 10       # both datasets: 28 x 28 pixels, 10 classes
 
 
 def option(default, help: str, *, choices=None, group=GENERAL):
@@ -70,13 +76,40 @@ class TrainConfig:
     real: bool = option(False, "S4NN-style real-valued weights in the forward", group=BS4NN)
     thr: float = 100.0           # the paper's fixed threshold; theta = floor(thr / fact) + 1
 
+    def check_numbers(self) -> None:
+        """Refuse out-of-range numbers (UsageError naming the option) before any work."""
+        def need(ok: bool, name: str, value, what: str) -> None:
+            if not ok:
+                raise UsageError(f"--{name.replace('_', '-')} {value}: expected {what}")
+        for name in ("lr", "lr_min_frac", "max_minutes", "tau", "surrogate", "clip", "lr_f",
+                     "init_out", "fact0"):
+            need(math.isfinite(getattr(self, name)), name, getattr(self, name), "a finite number")
+        need(all(math.isfinite(x) for x in self.init_hidden), "init_hidden", self.init_hidden,
+             "finite numbers")
+        need(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
+        need(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
+        need(len(self.hidden) >= 1 and min(self.hidden) >= 1, "hidden", self.hidden,
+             "one or more widths >= 1")
+        need(self.threads >= 0, "threads", self.threads, "an integer >= 0 (0: one per CPU)")
+        need(self.val_size >= 1, "val_size", self.val_size, "an integer >= 1 (the kept epoch "
+             "is chosen on the validation images)")
+        need(self.train_subset >= 0, "train_subset", self.train_subset, "an integer >= 0")
+        need(0 <= self.shift < 28, "shift", self.shift, "an integer in 0..27")
+        need(self.lr >= 0, "lr", self.lr, "a number > 0 (0: the optimizer's default)")
+        need(0 <= self.lr_min_frac <= 1, "lr_min_frac", self.lr_min_frac, "a number in 0..1")
+        need(self.max_minutes >= 0, "max_minutes", self.max_minutes, "a number >= 0 (0: none)")
+        for name in ("tau", "surrogate", "clip", "fact0", "init_out"):
+            need(getattr(self, name) > 0, name, getattr(self, name), "a number > 0")
+        need(min(self.init_hidden) > 0 if self.init_hidden else False, "init_hidden",
+             self.init_hidden, "numbers > 0")
+        need(self.lr_f >= 0, "lr_f", self.lr_f, "a number >= 0")
+        need(self.gamma >= 0, "gamma", self.gamma, "an integer >= 0")
+
     def resolved(self) -> "TrainConfig":
         """Fill in the rule-dependent defaults; raises ValueError on bad values."""
         if self.rule not in RULES:
             raise ValueError(f"rule {self.rule!r}: expected one of {sorted(RULES)}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs {self.epochs}, batch size {self.batch_size}: "
-                             "expected integers >= 1")
+        self.check_numbers()
         if self.real and self.rule != "bs4nn":
             raise ValueError("--real trains with the bs4nn rule only")
         opt = self.optimizer or ("adam" if self.rule == "decision" else "sgd")
@@ -90,6 +123,12 @@ class TrainConfig:
                 theta = theta * layers
             if len(theta) != layers or min(theta) < 1:
                 raise ValueError(f"theta {self.theta}: expected {layers} integers >= 1")
+            validate_network([INPUTS, *self.hidden, CLASSES], theta, where="--theta")
+        elif not self.real:
+            start = theta_from_fact(self.thr, self.fact0)
+            validate_network([INPUTS, *self.hidden, CLASSES], [start] * (len(self.hidden) + 1),
+                             where=f"--fact0 {self.fact0} (initial theta {start})")
         threads = self.threads or min(4, os.cpu_count() or 1)
         return TrainConfig(**{**asdict(self), "optimizer": opt, "lr": lr, "theta": theta,
                               "threads": threads})
+

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.errors import InputError
 from contract.files import atomic_path
 
 FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -54,7 +55,7 @@ SYSTEM_DIRS = {
 ENV_VAR = "BS4NN_DATA"
 
 
-class DataError(RuntimeError):
+class DataError(InputError, RuntimeError):
     """A dataset file is missing, truncated, corrupt or of the wrong shape."""
 
 
@@ -97,8 +98,14 @@ def _verify(name: str, path: Path, fname: str | None = None) -> str:
     return sha
 
 
+def check_data_dir(data_dir: str | os.PathLike | None) -> None:
+    """An explicitly given ``--data-dir`` must exist (it never falls back to $BS4NN_DATA)."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DataError(f"--data-dir {data_dir}: no such directory")
+
+
 def _candidate_dirs(name: str, data_dir: str | os.PathLike | None) -> list[Path]:
-    roots = [Path(p) for p in (data_dir, os.environ.get(ENV_VAR)) if p]
+    roots = [Path(data_dir)] if data_dir else [Path(p) for p in (os.environ.get(ENV_VAR),) if p]
     dirs = []
     for root in roots:
         dirs += [root / name, root]
@@ -106,7 +113,7 @@ def _candidate_dirs(name: str, data_dir: str | os.PathLike | None) -> list[Path]
 
 
 def _download(name: str, dest: Path) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
+    """Fetch the missing files into ``dest``; folders are created only for a fetched file."""
     for fname in FILES:
         target = dest / fname
         if target.exists():
@@ -137,6 +144,7 @@ def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool 
     """Return the folder holding all four verified files of dataset ``name``."""
     if name not in CHECKSUMS:
         raise DataError(f"unknown dataset {name!r}; expected one of {', '.join(DATASETS)}")
+    check_data_dir(data_dir)
     searched = _candidate_dirs(name, data_dir)
     for d in searched:
         if all((d / f).is_file() for f in FILES):

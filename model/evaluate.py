@@ -16,8 +16,10 @@ import json
 import sys
 import time
 
+from contract.cli import Parser, command
+
 from .checkpoint import CheckpointError, load_checkpoint
-from .data import DataError, load
+from .data import load
 from .decision import accuracy
 from contract.numerics import SILENT
 from .network import forward
@@ -49,18 +51,16 @@ def evaluate_checkpoint(path, data_dir=None, split: str = "test") -> dict:
             "seconds": round(dt, 2), "images_per_second": round(len(part) / max(dt, 1e-9), 1)}
 
 
+@command
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="python -m model.evaluate", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint")
     p.add_argument("--data-dir", default=None, help="folder with the IDX .gz files (or env BS4NN_DATA)")
     p.add_argument("--split", choices=("test", "val"), default="test")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
-    try:
-        r = evaluate_checkpoint(a.checkpoint, a.data_dir, a.split)
-    except (CheckpointError, DataError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    r = evaluate_checkpoint(a.checkpoint, a.data_dir, a.split)
     if a.json:
         print(json.dumps(r, sort_keys=True))
     else:

@@ -7,42 +7,62 @@ The authors' file holds only the weights' signs, so the latent weights are +-1.
 from __future__ import annotations
 
 import argparse
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from contract.files import sha256_file
+from contract.cli import Parser, command
+from contract.files import check_output_file, sha256_file
+from contract.network import NetworkError, validate_network
 
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, CheckpointError
 from .network import check_network
+
+KEYS = ("w0", "w1", "fact", "thr", "theta")
 
 
 def authors_checkpoint(path: str | Path) -> Checkpoint:
     """The checkpoint of the authors' weights file ``path`` (keys w0, w1, fact, thr, theta)."""
     path = Path(path)
-    with np.load(path, allow_pickle=False) as z:
-        missing = {"w0", "w1", "fact", "thr", "theta"} - set(z.files)
-        if missing:
-            raise ValueError(f"{path}: missing keys {sorted(missing)}")
-        ws = [z["w0"], z["w1"]]
-        fact, thr, theta = z["fact"], z["thr"], [int(t) for t in z["theta"]]
-    ws = check_network(ws, theta)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such weights file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = set(KEYS) - set(z.files)
+            if missing:
+                raise CheckpointError(f"{path}: missing keys {sorted(missing)}")
+            ws = [z["w0"], z["w1"]]
+            fact, thr, theta = z["fact"], z["thr"], [int(t) for t in np.ravel(z["theta"])]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError(f"{path}: not a readable weights file ({exc})") from exc
+    try:
+        ws = check_network(ws, theta)
+        validate_network([ws[0].shape[1]] + [w.shape[0] for w in ws], theta, where=str(path))
+    except (NetworkError, ValueError) as exc:
+        raise CheckpointError(f"{path}: {exc}") from exc
+    if np.shape(fact) != (len(ws),) or np.shape(thr) != (len(ws),):
+        raise CheckpointError(f"{path}: 'fact' and 'thr' must hold {len(ws)} values each")
     meta = {"mode": "binary", "thr": [float(t) for t in thr], "theta": theta,
             "dataset": "mnist", "source": {"reference": str(path), "sha256": sha256_file(path)},
             "config": {"origin": "BS4NN authors' trained weights (GitHub SRKH/BS4NN)"}}
     return Checkpoint([w.astype(np.float32) for w in ws], np.asarray(fact, np.float64), meta)
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m model.import_authors", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+@command
+def main(argv=None) -> int:
+    p = Parser(prog="python -m model.import_authors", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("weights", help="the authors' weights, bs4nn_authors_mnist.npz")
     p.add_argument("--out", default="runs/authors.npz", help="checkpoint to write (default: %(default)s)")
     a = p.parse_args(argv)
+    check_output_file(a.out, "--out")
     ck = authors_checkpoint(a.weights)
     sha = ck.save(a.out)
     print(f"wrote {a.out} (widths {ck.widths}, theta {ck.thetas}, sha256 {sha[:12]})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -34,8 +34,11 @@ import sys  # noqa: E402
 import typing  # noqa: E402
 from dataclasses import MISSING, fields  # noqa: E402
 
+from contract.cli import Parser, command  # noqa: E402
+from contract.files import check_output_file  # noqa: E402
+
 from .config import TrainConfig  # noqa: E402
-from .data import DataError  # noqa: E402
+from .data import check_data_dir  # noqa: E402
 from .loop import train  # noqa: E402
 
 
@@ -60,8 +63,8 @@ def add_option(parser, f, hint) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="python -m model.train", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=None,
                    help="folder with the IDX .gz files (or env BS4NN_DATA)")
     p.add_argument("--out", default=None, help="checkpoint path (default runs/<dataset>.npz)")
@@ -76,21 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@command
 def main(argv=None) -> int:
-    p = build_parser()
-    a = p.parse_args(argv)
+    a = build_parser().parse_args(argv)
     cfg = TrainConfig(**{f.name: getattr(a, f.name) for f in cli_fields()})
-    try:
-        cfg.resolved()
-    except ValueError as exc:
-        p.error(str(exc))
-    out = a.out or f"runs/{a.dataset}{'-real' if a.real else ''}.npz"
-    try:
-        ck, hist = train(cfg, a.data_dir, out, progress=not a.no_progress,
-                         log=lambda s: print(s, flush=True))
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    cfg.resolved()
+    out = check_output_file(a.out or f"runs/{a.dataset}{'-real' if a.real else ''}.npz", "--out")
+    check_data_dir(a.data_dir)
+    ck, hist = train(cfg, a.data_dir, out, progress=not a.no_progress,
+                     log=lambda s: print(s, flush=True))
     m = ck.meta
     print(f"summary: {cfg.dataset} {ck.widths} {m['mode']} ({cfg.rule} rule) epoch "
           f"{m['selected_epoch']}/{len(hist)} val strict {m['val']['strict']:.4f} test strict "

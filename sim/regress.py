@@ -26,7 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.files import atomic_path
+from contract.artifacts import load_artifacts
+from contract.cli import Parser, command
+from contract.errors import UsageError
+from contract.files import atomic_path, check_output_file
 from hdl.core_options import add_core_arguments, core_cli_args, core_kwargs
 
 
@@ -151,9 +154,33 @@ def core_sources() -> str:
     return f"git {head}{' + uncommitted hdl changes' if dirty else ''}, sources {_sources_hash()[:12]}"
 
 
+def check_numbers(args) -> None:
+    """Refuse out-of-range options before the build (UsageError naming the option)."""
+    checks = [("--images", args.images, args.images is None or args.images >= 1, "a count >= 1"),
+              ("--jobs", args.jobs, args.jobs >= 1, "an integer >= 1"),
+              ("--debug-every", args.debug_every, args.debug_every >= 1, "an integer >= 1"),
+              ("--random-every", args.random_every, args.random_every >= 0, "an integer >= 0"),
+              ("--idle", args.idle, 0 <= args.idle < 1, "a probability in [0, 1)"),
+              ("--stall", args.stall, 0 <= args.stall < 1, "a probability in [0, 1)"),
+              ("--max-wall", args.max_wall, args.max_wall is None or args.max_wall > 0,
+               "seconds > 0"),
+              ("--max-failures", args.max_failures, args.max_failures >= 1, "an integer >= 1")]
+    for flag, value, ok, what in checks:
+        if not ok:
+            raise UsageError(f"{flag} {value}: expected {what}")
+    passes = [p.strip() for p in args.passes.split(",") if p.strip()]
+    if not passes or set(passes) - {"fast", "debug"}:
+        raise UsageError(f"--passes {args.passes!r}: expected a comma list of fast, debug")
+    if args.plots.exists() and not args.plots.is_dir():
+        raise UsageError(f"--plots {args.plots}: is not a directory")
+    if args.json is not None:
+        check_output_file(args.json, "--json")
+
+
+@command
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sim.regress", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(prog="python -m sim.regress", description=__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("artifacts", help="artifact directory (docs/artifacts.md)")
     ap.add_argument("--simulator", choices=("icarus", "verilator"), default="verilator")
     ap.add_argument("--images", type=int, default=None, metavar="N",
@@ -194,27 +221,26 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     add_core_arguments(ap, debug_port=False)
     args = ap.parse_args(argv)
-    if args.jobs < 1:
-        ap.error(f"--jobs {args.jobs}: need at least 1")
+    check_numbers(args)
     params = core_kwargs(args)
 
-    from contract.artifacts import ArtifactError, load_artifacts
     from sim.build import Bench
-    try:
-        art = load_artifacts(args.artifacts)
-    except ArtifactError as exc:
-        ap.error(str(exc))
+    art = load_artifacts(args.artifacts)
+    n_vec = int(art.manifest["vectors"]["vectors"]["count"])
+    for k in args.raster:
+        if not 0 <= k < n_vec:
+            raise UsageError(f"--raster {k}: expected a test vector index in 0..{n_vec - 1}")
     images = select_images(art, args.images, not args.no_stress, args.shard)
     wanted = {("vectors", k) for k in args.raster}
     for k in args.raster:
         if ("vectors", k) not in images:
             images.append(("vectors", k))
+    if not images:
+        raise UsageError(f"--shard {args.shard[0]}/{args.shard[1]}: selects no image of "
+                         f"{args.artifacts}")
     t0 = time.perf_counter()
-    try:
-        bench = Bench(args.artifacts, simulator=args.simulator, core_params=params,
-                      waves=args.waves, build_key=args.build_key)
-    except ValueError as exc:
-        ap.error(str(exc))
+    bench = Bench(args.artifacts, simulator=args.simulator, core_params=params,
+                  waves=args.waves, build_key=args.build_key)
     t_build = time.perf_counter() - t0
     passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
     report = bench.run(images, mode=args.mode, passes=passes, random_every=args.random_every,
