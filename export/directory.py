@@ -44,14 +44,13 @@ def check_target(out: Path, ck_path: Path, force: bool) -> None:
     if out.exists() or out.is_symlink():
         if not out.is_dir() or out.is_symlink():
             raise UsageError(f"--out {out}: is not a directory; an export never replaces a file")
-        try:
-            ck_path.absolute().relative_to(out.absolute())
-            inside = True
-        except ValueError:
-            inside = False
-        if inside or out.absolute() in Path.cwd().absolute().parents or out.absolute() == Path.cwd():
-            raise UsageError(f"--out {out}: holds the checkpoint {ck_path} (or the working "
-                             "directory); choose another artifact directory")
+        where = out.resolve()
+        if where in ck_path.resolve().parents:
+            raise UsageError(f"--out {out}: holds the checkpoint {ck_path}; choose another "
+                             "artifact directory")
+        if where == Path.cwd().resolve() or where in Path.cwd().resolve().parents:
+            raise UsageError(f"--out {out}: holds the working directory; choose another "
+                             "artifact directory")
         foreign = foreign_entries(out)
         if force and foreign:
             raise UsageError(f"--out {out}: not an earlier export (holds {', '.join(foreign[:3])}"

@@ -110,7 +110,10 @@ def build_export(ck_path: Path, n_vectors: int | None, data_dir, dataset: str | 
         raise ValueError(f"{ck_path}: {len(weights)} weight layer; the artifact format needs >= 2 "
                          "(with one layer, V(255) of the output would count the dropped pixels)")
     if widths[0] != 784:
-        raise ValueError(f"input width {widths[0]}: the datasets have 784 pixels")
+        raise ValueError(f"{ck_path}: input width {widths[0]}: the datasets have 784 pixels")
+    if widths[-1] != 10:
+        raise ValueError(f"{ck_path}: output width {widths[-1]}: the datasets have 10 classes "
+                         "(one output neuron each)")
     name = dataset or ck.meta.get("dataset")
     if not name:
         raise ValueError(f"{ck_path}: checkpoint metadata has no 'dataset'; pass --dataset")

@@ -35,6 +35,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.cli import command
+from contract.files import atomic_path, check_output_file
+
 from amaranth import ClockDomain, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
 from amaranth.lib.cdc import ResetSynchronizer
@@ -409,6 +412,7 @@ def list_boards():
     return "\n".join(f"  {b.name:11s} {b.title} ({b.device})" for b in BOARDS.values())
 
 
+@command
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m hdl.build", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -429,6 +433,8 @@ def main(argv=None):
                     help="also write the fit check, utilisation and Fmax as JSON")
     add_core_arguments(ap, debug_port=False, suppress=True)
     args = ap.parse_args(argv)
+    if args.json is not None:
+        check_output_file(args.json, "--json")
 
     if args.list_boards or args.board == "":
         print("known boards:\n" + list_boards())
@@ -470,9 +476,8 @@ def main(argv=None):
                   "estimate": "yosys synth_xilinx" if board.family == "xc7" else "nextpnr",
                   "fmax": [list(f) for f in r.get("fmax", [])],
                   "bitstream": str(r["bitstream"]) if r.get("bitstream") else None}
-        tmp = args.json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(report, indent=1) + "\n")
-        os.replace(tmp, args.json)
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(report, indent=1) + "\n")
     summary = f"{board.name}: build tree in {out}/"
     if r.get("bitstream"):
         summary += f", bitstream {r['bitstream']}"

@@ -58,7 +58,7 @@ def check_outputs(artifacts: Path, outputs: dict[str, Path | None]) -> None:
         if path is None:
             continue
         check_output_file(path, what)
-        if path.absolute().resolve().parent == art:
+        if art in path.absolute().resolve().parents:
             raise UsageError(f"{what} {path}: is inside the artifact directory {artifacts}; "
                              "write it elsewhere")
 

@@ -20,6 +20,8 @@ from collections import deque
 
 import numpy as np
 
+from contract.cli import command
+
 from . import protocol as P
 
 __all__ = ["SerialTransport", "SimTransport", "Client", "golden_results", "check_result",
@@ -272,6 +274,7 @@ def run_check(client, vectors, n_layers, n_images, *, batch=True, log=print):
     return summary
 
 
+@command
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m hdl.host", description=__doc__.split("\n\n")[0])
     ap.add_argument("artifacts", help="artifact directory (golden vectors)")

@@ -122,7 +122,8 @@ class TrainConfig:
             if len(theta) == 1:
                 theta = theta * layers
             if len(theta) != layers or min(theta) < 1:
-                raise ValueError(f"theta {self.theta}: expected {layers} integers >= 1")
+                raise ValueError(f"--theta {self.theta}: expected {layers} integers >= 1 "
+                                 "(one value: all layers)")
             validate_network([INPUTS, *self.hidden, CLASSES], theta, where="--theta")
         elif not self.real:
             start = theta_from_fact(self.thr, self.fact0)
