@@ -4,7 +4,9 @@ Arrays: ``latent_<l>`` (N_l, N_{l-1}) float32 real-valued weights for each weigh
 (the forward pass uses their signs: w >= 0 -> +1, w < 0 -> -1), ``fact`` (L,) float64.
 Metadata (``meta`` JSON): format, widths, thr, theta (integer thresholds), mode
 ("binary" or "real"), encoding, training config, dataset and its file checksums, and the
-validation / test figures. Writes are atomic.
+validation / test figures. Writes are atomic. Loading checks the network with
+contract.network.validate_network (thresholds, output width, mode, optional layer
+``kinds``).
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """MNIST and Fashion-MNIST from standard IDX ``.gz`` files, checksum-verified.
 
-Search order for a dataset's files: the directory the user names (``--data-dir`` or the
-``BS4NN_DATA`` environment variable, either holding the files directly or a
-``mnist/`` / ``fashion-mnist/`` sub-folder), then the usual system places (Debian's
-``dataset-fashion-mnist`` package), then a download from the public mirrors into the
-named directory (or ``~/.cache/bs4nn/data``). Every file is checked against the sha256
+Search order for a dataset's files: the directory the user names (``--data-dir``, which
+must exist, or else the ``BS4NN_DATA`` environment variable; either holding the files
+directly or a ``mnist/`` / ``fashion-mnist/`` sub-folder), then the usual system places
+(Debian's ``dataset-fashion-mnist`` package), then a download from the public mirrors into
+the named directory (or ``~/.cache/bs4nn/data``); folders are created only for a file
+actually downloaded. Every file is checked against the sha256
 or md5 its authors publish; a truncated or corrupt file is an error, never a wrong shape.
 """
 from __future__ import annotations
