@@ -77,9 +77,10 @@ class Controller(wiring.Component):
                      # Not in the cycle the image finishes: the result may be taken in that
                      # cycle and must follow the image's last reported spike.
                      self.capture.eq(ctl.go & debug_r & ~finished)]
-        with m.If(ctl.advance & ctl.accepting & self.start):
-            m.d.sync += [phase.eq(Phase.RUN), self.run_full.eq(self.full), cycles.eq(1),
-                         debug_r.eq(self.debug if self.debug_port else 0)]
+        with m.If(ctl.advance & ctl.accepting):
+            with m.If(self.start):
+                m.d.sync += [phase.eq(Phase.RUN), self.run_full.eq(self.full), cycles.eq(1),
+                             debug_r.eq(self.debug if self.debug_port else 0)]
         with m.If(ctl.advance):
             m.d.sync += drained.eq(self.empty)
         with m.If(run & finished):
@@ -95,8 +96,9 @@ class Controller(wiring.Component):
             m.d.sync += cycles.eq(cycles + 1)
         with m.If(taken):
             m.d.sync += [out_full.eq(0), res_sent.eq(1)]
-        with m.If(result & (res_sent | taken) & self.input_over):
-            m.d.sync += phase.eq(Phase.CLEAR)
+        with m.If(result):
+            with m.If((res_sent | taken) & self.input_over):
+                m.d.sync += phase.eq(Phase.CLEAR)
         with m.If(ctl.clear):
             m.d.sync += [drained.eq(0), res_sent.eq(0), cycles.eq(0), phase.eq(Phase.IDLE)]
         return m

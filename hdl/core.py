@@ -145,10 +145,10 @@ class BS4NNCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fe, dec, ctrl, layers = self.front_end, self.decision, self.controller, self.layers
-        m.submodules.front_end, m.submodules.decision = fe, dec
-        m.submodules.controller = ctrl
+        m.submodules.front_end = fe
         for l, layer in enumerate(layers):
             m.submodules[f"layer{l}"] = layer
+        m.submodules.decision, m.submodules.controller = dec, ctrl
         parts = [fe, *layers, dec] + ([self.reporter] if self.reporter else [])
         connect(m, ctrl.ctl, *[p.ctl for p in parts])
         connect(m, flipped(self.i_event), fe.i_event)
