@@ -117,9 +117,9 @@ def main(argv=None) -> int:
             print(line, flush=True)
             lines.append(line)
     if args.sim:
-        from hdl.core_sim import simulate
+        from sim.amaranth_run import simulate
         n = args.sim
-        evs = [(ev_t[offsets[k]:offsets[k + 1]], ev_a[offsets[k]:offsets[k + 1]]) for k in range(n)]
+        evs = list(zip(np.split(ev_t, offsets)[1:n + 1], np.split(ev_a, offsets)[1:n + 1]))
         for name, params in configs:
             if params.get("dsp_neurons"):
                 lines.append(f"# {name}: DSP48E1 instances cannot run in the Amaranth simulator; "

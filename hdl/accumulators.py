@@ -61,6 +61,9 @@ class Accumulators(wiring.Component):
     dsp_neurons : int
         Counters held in DSP48E1 SIMD lanes (a multiple of 4 that is <= n; needs
         ``lanes == n`` and a counter width <= 12).
+    acc_bits : int or None
+        The artifacts' signed width of V (manifest ``acc_bits``); checked against the
+        counters: ``theta - 1 - V`` takes at most one bit more than V.
 
     Members
     -------
@@ -79,13 +82,13 @@ class Accumulators(wiring.Component):
     Raises
     ------
     ValueError
-        Bad ``lanes`` or ``dsp_neurons``.
+        Bad ``lanes``, ``dsp_neurons`` or ``acc_bits``.
     """
 
     def __init__(self, *, n: int, fan_in: int, theta: int, lanes: int, registered: bool = False,
-                 dsp_neurons: int = 0):
+                 dsp_neurons: int = 0, acc_bits: int | None = None):
         self.shape = self.check(n=n, fan_in=fan_in, theta=theta, lanes=lanes,
-                                dsp_neurons=dsp_neurons)
+                                dsp_neurons=dsp_neurons, acc_bits=acc_bits)
         self.n, self.lanes, self.registered = n, lanes, bool(registered)
         self.groups = -(-n // lanes)
         self.init = counter_init(fan_in, theta)
@@ -96,11 +99,17 @@ class Accumulators(wiring.Component):
         })
 
     @staticmethod
-    def check(*, n: int, fan_in: int, theta: int, lanes: int, dsp_neurons: int) -> Shape:
+    def check(*, n: int, fan_in: int, theta: int, lanes: int, dsp_neurons: int,
+              acc_bits: int | None = None) -> Shape:
         """Validate the parameters (ValueError naming the bad one); returns the counter shape."""
         if not isinstance(lanes, int) or not 1 <= lanes <= n:
             raise ValueError(f"lanes must be an integer in 1..{n}, got {lanes!r}")
         shape = counter_shape(fan_in, theta)
+        if acc_bits is not None and not (fan_in < 1 << (acc_bits - 1)
+                                         and shape.width <= acc_bits + 1):
+            raise ValueError(f"acc_bits {acc_bits} cannot hold V for fan-in {fan_in} (the "
+                             f"{shape.width}-bit counters hold theta - 1 - V: V needs "
+                             f"{shape.width - 1} bits or more)")
         if not isinstance(dsp_neurons, int) or isinstance(dsp_neurons, bool) or dsp_neurons < 0 \
                 or dsp_neurons % DSP_LANES or dsp_neurons > n:
             raise ValueError(f"dsp_neurons must be a multiple of {DSP_LANES} in 0..{n}, "

@@ -1,16 +1,18 @@
 """Exact cycle count of BS4NNCore for one image, from its spike trace (no simulation).
 
-The core (hdl/core.py) is a pipeline whose delays are ``BS4NNCore.timing``:
-G (ROM reads per event), I (an input register, 0 in this core), R (the ROM register stage, 0 or 1), D_l
-(layer l's delay), E (the decision register stage, 1), O (the result's output register, 1)
-and A (the argmax stages). With an always-valid event source, an
-always-ready result sink and ``debug`` = 0 the timing is fixed by the trace. Cycle 0 is the
-one in which the image's first event is accepted by an idle core.
+The core (hdl/core.py) is a composition of parts, each with a fixed latency, collected in
+``BS4NNCore.timing``: G (ROM reads per event: the input layer's row groups), 1 + R (the
+input layer: its ROM read and, R = 1, the ROM register), D_l (deeper layer l's tree
+registers), E (the decision's register stage, 1), A (the decision's argmax stages) and O
+(the controller's result register, 1). The front end adds no latency. With an
+always-valid event source, an always-ready result sink and ``debug`` = 0 the timing is
+fixed by the trace. Cycle 0 is the one in which the image's first event is accepted by an
+idle core.
 
-* event i (0-based, stream order) is read at cycles I + G*i .. I + G*i + G - 1;
-* step u (a step with events) is closed at cycle I + G*n(u), n(u) = events with time <= u
-  (by the next event's first read, or right after the last event), and layer 0 compares
-  it at c_0(u) = I + G*n(u) + 1 + R;
+* event i (0-based, stream order) is read at cycles G*i .. G*i + G - 1;
+* step u (a step with events) is closed at cycle G*n(u), n(u) = events with time <= u
+  (by the next event's first read, or right after the last event), and the input layer
+  compares it at c_0(u) = G*n(u) + 1 + R;
 * a compare of step u <= 254 hands layer 1 its inputs of time u + 1, which it compares at
   c_1(u + 1) = c_0(u) + D_1; likewise c_l(t) = c_{l-1}(t - 1) + D_l (inputs of time 255
   are integrated, for V(255), but never compared);
@@ -25,8 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-T = 256
-SILENT = 256
+from contract.numerics import LAST_STEP, SILENT
 
 
 def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
@@ -41,15 +42,15 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
     full : bool
         The core's ``full`` input.
     timing : dict
-        ``BS4NNCore.timing``: groups, input_delay, rom_reg, layer_delays (one per deeper
-        layer), decision_delay, output_delay, argmax_delay.
+        ``BS4NNCore.timing``: groups, rom_reg, layer_delays (one per deeper layer),
+        decision_delay, output_delay, argmax_delay.
     """
     ev = np.asarray(ev_times, np.int64)
     if ev.size == 0:
         raise ValueError("an image needs at least one event")
     if np.any(np.diff(ev) < 0):
         raise ValueError("event times must be sorted")
-    G, R, I = int(timing["groups"]), int(timing["rom_reg"]), int(timing["input_delay"])
+    G, R = int(timing["groups"]), int(timing["rom_reg"])
     delays = [int(d) for d in timing["layer_delays"]]
     A, E = int(timing["argmax_delay"]), int(timing["decision_delay"])
     O = int(timing["output_delay"])
@@ -57,7 +58,7 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
         raise ValueError(f"{len(spikes)} weight layers but {len(delays)} layer delays")
 
     def c0(u: int) -> int:
-        return I + G * int(np.searchsorted(ev, u, side="right")) + 1 + R
+        return G * int(np.searchsorted(ev, u, side="right")) + 1 + R
 
     out = np.asarray(spikes[-1])
     first = int(out.min())
@@ -68,7 +69,7 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
         return c + 1 + E + O + (A if winners > 1 else 0)
     z = 0
     for u in np.unique(ev).tolist():                   # each step's compares, layer by layer
-        depth = max(0, min(len(delays), T - 1 - u))
+        depth = max(0, min(len(delays), LAST_STEP - u))
         # an output-layer compare is followed by the decision register stage
         z = max(z, c0(u) + sum(delays[:depth]) + (E if depth == len(delays) else 0))
     slow = first >= SILENT or int((out == first).sum()) > 1
@@ -77,7 +78,7 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
 
 def predict_many(offsets, ev_times, spikes, *, full: bool, timing: dict) -> np.ndarray:
     """Cycles of N images: events as (offsets (N+1,), times (E,)), spikes per layer (N, N_l)."""
-    n = len(offsets) - 1
-    return np.array([predict_cycles(ev_times[offsets[k]:offsets[k + 1]],
-                                    [np.asarray(s[k]) for s in spikes], full=full, timing=timing)
-                     for k in range(n)], np.int64)
+    per_image = np.split(np.asarray(ev_times), np.asarray(offsets))[1:-1]
+    return np.array([predict_cycles(times, [np.asarray(s[k]) for s in spikes], full=full,
+                                    timing=timing)
+                     for k, times in enumerate(per_image)], np.int64)

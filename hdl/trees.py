@@ -1,23 +1,10 @@
-"""Small combinational building blocks of the core: adder trees, argmax, priority encoder.
+"""Small combinational building blocks of the core: OR tree, argmax, priority encoder.
 
 All are balanced trees (logarithmic depth), written as plain Amaranth expressions.
 """
 from __future__ import annotations
 
 from amaranth.hdl import Const, Mux, Value, unsigned
-
-
-def popcount(bits: list[Value]) -> Value:
-    """Number of set bits among `bits` (1-bit values), as a balanced adder tree."""
-    vals = list(bits)
-    if not vals:
-        return Const(0, unsigned(1))
-    while len(vals) > 1:
-        nxt = [vals[k] + vals[k + 1] for k in range(0, len(vals) - 1, 2)]
-        if len(vals) % 2:
-            nxt.append(vals[-1])
-        vals = nxt
-    return vals[0]
 
 
 def any_of(bits: list[Value]) -> Value:

@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 from amaranth.back import rtlil
 
+from contract.numerics import SILENT, expected_times
 from hdl.core import BS4NNCore, CoreNetwork
-from hdl.core_sim import simulate
 from hdl.cycle_model import predict_cycles
 from model.network import forward_times
-
-SILENT = 256
+from sim.amaranth_run import simulate
 
 
 def random_net(rng, widths, thetas):
@@ -56,13 +55,9 @@ def check(widths, ws, thetas, s_in, *, lanes=None, full=True, debug=True, **para
         want = (int(d.label[n]), int(d.step[n]), bool(d.tie[n]), bool(d.no_spike[n]))
         got = (r["label"], r["step"], r["tie"], r["no_spike"])
         assert got == want, f"image {n}: (label, step, tie, no_spike) {got}, model says {want}"
-        out = gold.spikes[-1][n].astype(int)
-        if full:
-            assert r["times"] == list(out), f"image {n}: output times {r['times']} vs {list(out)}"
-        else:
-            lim = int(d.step[n]) + 1
-            want_t = [t if t <= lim else SILENT for t in out]
-            assert r["times"] == want_t, f"image {n}: early output times {r['times']} vs {want_t}"
+        want_t = expected_times(gold.spikes[-1][n], int(d.step[n]), L - 1, L,
+                                "full" if full else "early").tolist()
+        assert r["times"] == want_t, f"image {n}: output times {r['times']} vs {want_t}"
         if debug and full:
             seen = {}
             for l, j, t in r["spikes"]:
@@ -90,7 +85,7 @@ NETS = {
 @pytest.mark.parametrize("lanes", [None, 7])
 def test_random_full_spikes(name, lanes):
     widths, thetas = NETS[name]
-    rng = np.random.default_rng(hash((name, lanes)) % 2**32)
+    rng = np.random.default_rng(2000 + 10 * len(widths) + (lanes or 0))
     ws, th = random_net(rng, widths, thetas)
     s_in = random_images(rng, 1, widths[0], 6)
     check(widths, ws, th, s_in, lanes=lanes, full=True, debug=True)
@@ -218,11 +213,17 @@ def test_bad_parameters():
         CoreNetwork.from_weights([np.zeros((4, 8))] + ws[1:], th)
 
 
+def literal_words(w):
+    """ROM words of a (fan_out, fan_in) +-1 matrix, bit by bit (docs/artifacts.md, "ROMs")."""
+    return [sum(1 << j for j in range(w.shape[0]) if w[j, i] > 0) for i in range(w.shape[1])]
+
+
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_from_artifacts_matches_from_weights():
-    class Art:                                        # duck-typed export.artifacts.Artifacts
+    class Art:                                        # duck-typed contract.artifacts.Artifacts
         widths = [8, 4, 2]
         thetas = [2, 1]
+        acc_bits = [5, 4]
 
         def __init__(self, words):
             self._w = words
@@ -231,10 +232,24 @@ def test_from_artifacts_matches_from_weights():
             return self._w[l]
 
     ws, th = random_net(np.random.default_rng(1), [8, 4, 2], [2, 1])
+    words = [literal_words(w) for w in ws]
     a = CoreNetwork.from_weights(ws, th)
-    b = CoreNetwork.from_artifacts(Art([list(w) for w in a.words]))
+    assert [list(x) for x in a.words] == words
+    assert a.acc_bits == (5, 4)
+    b = CoreNetwork.from_artifacts(Art(words))
     assert a == b
     core = BS4NNCore(b, lanes=3)
     assert core.groups == 2
-    assert len(core.rom0_words()) == 16
-    assert "rom0" in rtlil.convert(core)          # and it elaborates
+    rom = core.layers[0].rom_words()                 # word 2 * addr + g: neurons 3g .. 3g + 2
+    assert rom == [(x >> (3 * g)) & 0b111 for x in words[0] for g in range(2)]
+    assert core.timing["layer_delays"] == [core.layers[1].latency]
+    assert "rom" in rtlil.convert(core)               # and it elaborates
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_acc_bits_checked_against_the_counters():
+    ws, th = random_net(np.random.default_rng(2), [8, 4, 2], [2, 1])
+    net = CoreNetwork.from_weights(ws, th)
+    BS4NNCore(CoreNetwork.build(net.widths, net.thetas, net.words, [6, 4]))   # wider: fine
+    with pytest.raises(ValueError, match="acc_bits 3 cannot hold V for fan-in 8"):
+        BS4NNCore(CoreNetwork.build(net.widths, net.thetas, net.words, [3, 4]))

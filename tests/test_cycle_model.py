@@ -7,9 +7,9 @@ import pytest
 from hdl.cycle_model import predict_cycles, predict_many
 
 S = 256
-# No input, decision or output register (the formula's I = E = O = 0), one ROM read per
-# event, a ROM register, layer 1 three cycles behind layer 0, argmax 2.
-TM = {"groups": 1, "input_delay": 0, "rom_reg": 1, "layer_delays": [3], "decision_delay": 0,
+# No decision or output register (the formula's E = O = 0), one ROM read per event, a ROM
+# register, layer 1 three cycles behind layer 0, argmax 2.
+TM = {"groups": 1, "rom_reg": 1, "layer_delays": [3], "decision_delay": 0,
       "output_delay": 0, "argmax_delay": 2}
 
 
@@ -73,9 +73,8 @@ def test_late_steps_reach_fewer_layers():
     assert predict_cycles([253, 254], tr, full=True, timing=tm) == 16 + 2 + 2
 
 
-def test_input_and_decision_registers_shift_everything():
+def test_decision_and_output_registers_shift_everything():
     tr = trace([3, S], [4])
-    assert predict_cycles([0, 0, 2], tr, full=False, timing=dict(TM, input_delay=1)) == 10
     assert predict_cycles([0, 0, 2], tr, full=False, timing=dict(TM, decision_delay=1)) == 10
     assert predict_cycles([0, 0, 2], tr, full=True, timing=dict(TM, decision_delay=1)) == 11
     assert predict_cycles([0, 0, 2], tr, full=True, timing=dict(TM, output_delay=1)) == 11

@@ -1,0 +1,106 @@
+"""The input layer: each event's fan-out row from a block-RAM ROM into +-1 counters.
+
+Event driven (docs/numerics.md, "Neuron"): an event reads its input's row (``G`` words of
+``lanes`` bits when ``lanes`` < N1, one group of neurons per cycle) and every counter of
+``hdl/accumulators.py`` steps in the direction of its weight bit. A closed step is compared
+``latency`` cycles after the front end closed it: the ROM read, plus the optional ROM
+register.
+"""
+from __future__ import annotations
+
+from amaranth import *
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from contract.numerics import LAST_STEP
+
+from .accumulators import Accumulators
+from .front_end import event_reads
+from .network import CoreNetwork
+from .pipeline import CONTROL, Stages, layer_out
+
+__all__ = ["InputLayer"]
+
+
+class InputLayer(wiring.Component):
+    """Weight layer 0: ROM, counters, compare.
+
+    Parameters
+    ----------
+    net : CoreNetwork
+    lanes : int
+        Counters updated per cycle (1 .. N1).
+    rom_reg : bool
+        A register stage between the ROM and the counters.
+    dsp_neurons : int
+        Counters in DSP48E1 SIMD lanes (``hdl/accumulators.py``).
+
+    Members
+    -------
+    ctl : In(CONTROL)
+    i : In(event_reads)  the front end's ROM reads and step closes
+    o : Out(layer_out(N1))  the compares
+    busy : Out(k)  reads and closes in flight (not compared yet)
+
+    Attributes
+    ----------
+    groups : int
+        ROM reads per event, ``ceil(N1 / lanes)``.
+    latency : int
+        Cycles from a step's close to its compare: 1 (the ROM read) + ``rom_reg``.
+    """
+
+    def __init__(self, net: CoreNetwork, *, lanes: int, rom_reg: bool, dsp_neurons: int):
+        n_in, n1 = net.widths[0], net.widths[1]
+        self.params = dict(n=n1, fan_in=n_in, theta=net.thetas[0], lanes=lanes,
+                           dsp_neurons=dsp_neurons, acc_bits=net.acc_bits[0])
+        Accumulators.check(**self.params)
+        self.words, self.n_in, self.lanes = net.words[0], n_in, lanes
+        self.groups = -(-n1 // lanes)
+        self.rom_reg = bool(rom_reg)
+        self.latency = 1 + int(self.rom_reg)
+        super().__init__({"ctl": In(CONTROL), "i": In(event_reads(n_in, self.groups)),
+                          "o": Out(layer_out(n1)), "busy": Out(2 + int(self.rom_reg))})
+
+    def rom_words(self) -> list[int]:
+        """The ROM as stored: word addr * G + g = neurons g*lanes .. g*lanes+lanes-1."""
+        G, lanes = self.groups, self.lanes
+        mask = (1 << lanes) - 1
+        return [(x >> (g * lanes)) & mask for x in self.words for g in range(G)]
+
+    def elaborate(self, platform):
+        m = Module()
+        ctl, i, o, G = self.ctl, self.i, self.o, self.groups
+        st = Stages(m, ctl.advance)
+        m.submodules.rom = rom = memory.Memory(shape=unsigned(self.lanes), depth=self.n_in * G,
+                                               init=self.rom_words())
+        rd = rom.read_port(domain="sync")
+        m.d.comb += [rd.en.eq(ctl.advance), rd.addr.eq(i.addr * G + i.group if G > 1 else i.addr)]
+        # Stage B: aligned with the ROM's data.
+        b_ev = st.reg(1, "b_ev", i.event)
+        b_grp = st.reg(i.group, "b_grp", i.group, reset=False)
+        b_close = st.reg(1, "b_close", i.close)
+        b_live = st.reg(1, "b_live", i.close & (i.time != LAST_STEP))   # step 255: no compare
+        b_t = st.reg(i.time, "b_t", i.time, reset=False)
+        m.submodules.acc = acc = Accumulators(**self.params, registered=self.rom_reg)
+        m.d.comb += [acc.data.eq(rd.data), acc.group.eq(b_grp),
+                     acc.add.eq(b_ev & ctl.accepting), acc.en.eq(ctl.advance),
+                     acc.clear.eq(ctl.clear)]
+        busy = [b_ev, b_close]
+        if self.rom_reg:
+            c_close = st.reg(1, "c_close", b_close)
+            c_live = st.reg(1, "c_live", b_live)
+            c_t = st.reg(i.time, "c_t", b_t, reset=False)
+            busy.append(c_close)
+        else:
+            c_live, c_t = b_live, b_t
+        # The compare: every neuron at once, on the counters before this cycle's update.
+        fired = Signal(len(o.cross), name="fired")
+        st.resets.append(fired)
+        m.d.comb += [o.cross.eq(acc.sign & ~fired & c_live.replicate(len(fired))),
+                     o.fired.eq(fired | o.cross), o.valid.eq(c_live), o.live.eq(c_live),
+                     o.time.eq(c_t), self.busy.eq(Cat(*busy))]
+        with m.If(ctl.go):
+            m.d.sync += fired.eq(fired | o.cross)
+        st.clear(ctl.clear)
+        return m
