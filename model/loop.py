@@ -42,7 +42,9 @@ class Trainer:
         s_in = encode_latency(images)
         parts = np.array_split(np.arange(len(labels)), self.cfg.threads)
         parts = [p for p in parts if len(p)]
-        job = lambda p: self.rule.gradients(self.net, s_in[p], labels[p], self.cfg)  # noqa: E731
+        signs = None if self.net.real else self.net.signs()          # once for all threads
+        job = lambda p: self.rule.gradients(self.net, s_in[p], labels[p], self.cfg,  # noqa: E731
+                                            signs)
         if self.pool and len(parts) > 1:
             outs = list(self.pool.map(job, parts))
         else:

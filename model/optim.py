@@ -29,14 +29,21 @@ class LatentOptimizer:
         b1, b2 = self.b1, self.b2
         for l, dW in enumerate(dWs):
             if self.kind == "adam":
+                # In place, in the order of lr * (m / c1) / (sqrt(v / c2) + eps).
                 m, v = self.moments[l]
+                tmp = (1 - b1) * dW
                 m *= b1
-                m += (1 - b1) * dW
+                m += tmp
+                np.multiply((1 - b2) * dW, dW, out=tmp)
                 v *= b2
-                v += (1 - b2) * dW * dW
-                mh = m / (1 - b1 ** self.steps)
-                vh = v / (1 - b2 ** self.steps)
-                W[l] -= np.float32(lr) * mh / (np.sqrt(vh) + self.eps)
+                v += tmp
+                den = np.divide(v, 1 - b2 ** self.steps)
+                np.sqrt(den, out=den)
+                den += self.eps
+                np.divide(m, 1 - b1 ** self.steps, out=tmp)
+                tmp *= np.float32(lr)
+                tmp /= den
+                W[l] -= tmp
             else:
                 W[l] -= np.float32(lr) * dW
             if self.clip:
