@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.numerics import encode_latency
+from contract.numerics import LAST_STEP, encode_latency
 
 from .augment import translate
 from .checkpoint import Checkpoint
@@ -40,7 +40,9 @@ class Trainer:
     def step(self, images: np.ndarray, labels: np.ndarray, lr: float, lr_f: float):
         """Forward (integer contract), backward, update. Returns (mean loss, accuracy)."""
         s_in = encode_latency(images)
-        parts = np.array_split(np.arange(len(labels)), self.cfg.threads)
+        # Samples with similar event counts in one slice: less padding in the event loop.
+        by_events = np.argsort((s_in < LAST_STEP).sum(axis=1), kind="stable")
+        parts = np.array_split(by_events, self.cfg.threads)
         parts = [p for p in parts if len(p)]
         signs = None if self.net.real else self.net.signs()          # once for all threads
         job = lambda p: self.rule.gradients(self.net, s_in[p], labels[p], self.cfg,  # noqa: E731
