@@ -127,24 +127,28 @@ def peak_before(sc: SlotScan, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """Largest slot potential at steps <= limit (B,), per neuron: (V, its step, valid); the
     earliest such slot on equal values.
 
+    The slots at or before a sample's limit are a prefix of its slots: a running maximum
+    over slots, read at each sample's last one, then the number of leading slots below it.
     ``valid`` is False where the sample has no slot at or before its limit (V and step 0).
     """
     K, B, n_out = sc.v.shape
-    k_ok = ((sc.t[:, :K] <= np.asarray(limit)[:, None])
-            & (np.arange(K)[None, :] < sc.n[:, None]))             # (B, K)
-    ok = k_ok.any(axis=1)
-    if not ok.any():
-        return (np.zeros((B, n_out), np.float32), np.zeros((B, n_out), np.int16),
-                np.zeros((B, n_out), bool))
-    K = int(np.flatnonzero(k_ok.any(axis=0)).max()) + 1             # slots that matter
+    last = ((sc.t[:, :K] <= np.asarray(limit)[:, None])
+            & (np.arange(K)[None, :] < sc.n[:, None])).sum(axis=1)  # (B,) slots in prefix
+    ok = last > 0
     low = np.iinfo(np.int16).min if sc.v.dtype == np.int16 else -np.inf
-    v = np.where(k_ok[:, :K].T[:, :, None], sc.v[:K], sc.v.dtype.type(low))   # (K, B, N)
-    peak = v.max(axis=0)
-    below = (v < peak).view(np.uint8)
+    running = np.full((B, n_out), low, sc.v.dtype)
+    peak = np.zeros((B, n_out), sc.v.dtype)
+    for k in range(int(last.max(initial=0))):
+        np.maximum(running, sc.v[k], out=running)
+        ends = np.flatnonzero(last == k + 1)
+        if len(ends):
+            peak[ends] = running[ends]
+    below = np.empty((B, n_out), bool)
     not_yet = np.ones((B, n_out), np.uint8)
     first = np.zeros((B, n_out), np.uint8)                          # leading slots below
-    for k in range(K):
-        np.bitwise_and(not_yet, below[k], out=not_yet)
+    for k in range(int(last.max(initial=0))):
+        np.less(sc.v[k], peak, out=below)
+        np.bitwise_and(not_yet, below.view(np.uint8), out=not_yet)
         np.add(first, not_yet, out=first)
     step = np.take_along_axis(sc.t, first.astype(np.intp), axis=1)
     valid = np.broadcast_to(ok[:, None], peak.shape)
