@@ -23,6 +23,9 @@ import numpy as np
 from contract.numerics import LAST_STEP, SILENT
 
 
+SMALL = 2048     # fewer potentials per (B, N_out) array: vectorise along the event axis
+
+
 @dataclass
 class LayerResult:
     spikes: np.ndarray        # (B, N_out) int16 spike times, 256 = silent
@@ -84,8 +87,11 @@ def slot_scan(s_in: np.ndarray, wt_pad: np.ndarray) -> SlotScan:
     n_out = wt_pad.shape[1]
     v_ev = np.take(wt_pad, idx, axis=0, mode="clip",
                    out=scratch("events", (E, B, n_out), wt_pad.dtype))
-    for e in range(1, E):
-        np.add(v_ev[e], v_ev[e - 1], out=v_ev[e])                 # running sum over events
+    if B * n_out >= SMALL:
+        for e in range(1, E):
+            np.add(v_ev[e], v_ev[e - 1], out=v_ev[e])             # running sum over events
+    else:                                     # few potentials: one call along the event axis
+        v_ev[:] = np.cumsum(v_ev.transpose(1, 2, 0), axis=2, dtype=v_ev.dtype).transpose(2, 0, 1)
     nxt = np.concatenate([s_sorted[:, 1:], np.full((B, 1), SILENT, np.int16)], axis=1)
     end = live & (nxt != s_sorted)                                # last event of its step
     n_slots = end.sum(axis=1)
@@ -107,11 +113,17 @@ def crossings(sc: SlotScan, threshold, *, strict: bool = False) -> tuple[np.ndar
     V >= threshold (V > threshold when ``strict``)."""
     K, B, n_out = sc.v.shape
     below = (sc.v <= threshold if strict else sc.v < threshold).view(np.uint8)
-    not_yet = np.ones((B, n_out), np.uint8)
-    count = np.zeros((B, n_out), np.uint8)                        # K <= 255 slots
-    for k in range(K):
-        np.bitwise_and(not_yet, below[k], out=not_yet)
-        np.add(count, not_yet, out=count)
+    if B * n_out >= SMALL:
+        not_yet = np.ones((B, n_out), np.uint8)
+        count = np.zeros((B, n_out), np.uint8)                    # K <= 255 slots
+        for k in range(K):
+            np.bitwise_and(not_yet, below[k], out=not_yet)
+            np.add(count, not_yet, out=count)
+    elif K:                                   # few potentials: the first slot not below
+        above = np.ascontiguousarray(below.transpose(1, 2, 0)) == 0    # (B, N_out, K)
+        count = np.where(above.any(axis=2), above.argmax(axis=2), K)
+    else:
+        count = np.zeros((B, n_out), np.intp)
     fired = count < sc.n[:, None]
     first = np.minimum(count, max(K - 1, 0)).astype(np.intp)
     t_cross = np.take_along_axis(sc.t, first, axis=1)

@@ -34,7 +34,9 @@ def test_layers_match_literal_time_loop(widths, thetas):
     assert (x < 256).any(), "test network should fire"
 
 
-def test_threshold_compared_after_whole_step():
+@pytest.mark.parametrize("small", [0, 10 ** 9], ids=["slot-loop", "along-events"])
+def test_threshold_compared_after_whole_step(small, monkeypatch):
+    monkeypatch.setattr("model.layer.SMALL", small)
     # +1 then -1 at the same step: V never reaches 1 at a step end, so no spike.
     w = np.array([[1, -1]], np.int8)
     assert layer_forward(np.array([[5, 5]]), w, 1).spikes[0, 0] == 256
@@ -82,11 +84,16 @@ def edge_case_times(rng, B, n_in):
     return s
 
 
+@pytest.mark.parametrize("small", [0, 10 ** 9], ids=["slot-loop", "along-events"])
 @pytest.mark.parametrize("seed,widths,thetas", [(11, (30, 20, 10), (1, 1)),
                                                 (12, (64, 40, 10), (3, 2)),
                                                 (13, (50, 25, 16, 10), (2, 4, 1)),
                                                 (14, (20, 12, 10), (40, 1))])
-def test_event_formulation_matches_literal_loop_on_edge_cases(seed, widths, thetas):
+def test_event_formulation_matches_literal_loop_on_edge_cases(seed, widths, thetas, small,
+                                                              monkeypatch):
+    """Both ways of following the events (a Python loop over events and slots for large
+    chunks, one call along the event axis for small ones) against the literal loop."""
+    monkeypatch.setattr("model.layer.SMALL", small)
     rng = np.random.default_rng(seed)
     ws, _ = random_net(rng, widths, thetas)
     s = edge_case_times(rng, 48, widths[0])
@@ -123,9 +130,11 @@ def test_event_formulation_equals_previous_scan_on_test_images(mnist, reference_
         np.testing.assert_array_equal(r.label, decide(spikes[1], vc, vf).label)
 
 
-def test_real_valued_layer_equals_previous_scan(mnist):
+@pytest.mark.parametrize("small", [0, 10 ** 9], ids=["slot-loop", "along-events"])
+def test_real_valued_layer_equals_previous_scan(mnist, small, monkeypatch):
     """The S4NN mode (float32 weights, strict compare) through the same event formulation:
     the same float sums as the previous cumulative sum."""
+    monkeypatch.setattr("model.layer.SMALL", small)
     rng = np.random.default_rng(15)
     w = rng.normal(0.05, 1.0, (80, 784)).astype(np.float32)
     s = encode_latency(mnist.test.images[:300])
