@@ -66,13 +66,13 @@ def schedule(progress: float, cfg: TrainConfig) -> float:
     return cfg.lr_min_frac + (1 - cfg.lr_min_frac) * 0.5 * (1 + math.cos(math.pi * p))
 
 
-SILENT_BELOW, SATURATED_ABOVE, FALLBACK_ABOVE = 0.01, 0.90, 0.5
+SILENT_BELOW, SATURATED_ABOVE, FALLBACK_ABOVE = 0.01, 0.90, 0.99
 
 
 def activity_warnings(figures: dict, widths) -> list[str]:
     """Warnings from ``Net.evaluate`` figures: a layer where fewer than 1% (silent) or more
-    than 90% (saturated) of the neurons fire per image, or an output layer that leaves most
-    images to the no-spike fallback."""
+    than 90% (saturated) of the neurons fire per image, or an output layer that (almost)
+    never fires: more than 99% of the images left to the no-spike fallback."""
     out = []
     for l, (spikes, width) in enumerate(zip(figures["mean_spikes"], widths[1:])):
         frac = spikes / width
