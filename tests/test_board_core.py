@@ -2,22 +2,24 @@
 
 The host's code (hdl/host.py Client) encodes the frames, the simulated UART carries them bit
 by bit at a 4-cycle divisor, and every RESULT is compared with model.network.forward_times:
-single RUN frames, a LOAD + BATCH throughput run, and malformed frames in between.
+single RUN frames, a LOAD + BATCH throughput run, malformed frames in between, and the
+golden vectors of an artifact directory exported here from a small random network.
 """
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from contract.artifacts import load_artifacts
+from export import weights as exporter
 from hdl import protocol as P
 from hdl.board import SerialLink
 from hdl.core import BS4NNCore, CoreNetwork
-from hdl.host import Client, SimTransport, check_result, golden_results, run_check
+from hdl.host import check_result, golden_results, run_check
+from hdl.link_client import Client, SimTransport
+from model.checkpoint import Checkpoint
 from model.network import forward_times
 
 DIV = 4
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def random_case(seed, widths=(64, 32, 10), thetas=(6, 3), n_images=4):
@@ -83,18 +85,28 @@ def test_malformed_frames_between_images():
     assert check_result(gold, 0, client.run(*events[0])) == []
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["ice64"])
-def test_artifact_vectors(name):
-    """Golden vectors of an exported artifact directory (artifacts/<name>, if present)."""
-    from contract.artifacts import load_artifacts
-    path = ROOT / "artifacts" / name
-    if not (path / "manifest.json").exists():
-        pytest.skip(f"{path} not exported")
-    art = load_artifacts(path)
+@pytest.fixture(scope="module")
+def small_artifacts(tmp_path_factory, data_dir):
+    """A random 784-32-10 network exported with 3 MNIST golden vectors (fixed seed)."""
+    d = tmp_path_factory.mktemp("board_core")
+    rng = np.random.default_rng(5)
+    widths = (784, 32, 10)
+    latent = [rng.standard_normal((widths[l + 1], widths[l])).astype(np.float32)
+              for l in range(len(widths) - 1)]
+    Checkpoint(latent, np.ones(len(latent)), {"mode": "binary", "thr": [100.0, 100.0],
+                                              "theta": [8, 2], "dataset": "mnist"}).save(d / "net.npz")
+    args = [d / "net.npz", "--out", d / "art", "--vectors", 3, "--data-dir", data_dir, "--quiet"]
+    assert exporter.main([str(a) for a in args]) == 0
+    return load_artifacts(d / "art")
+
+
+def test_artifact_vectors(small_artifacts):
+    """An exported artifact directory's golden vectors, RUN one by one and as a batch."""
+    art = small_artifacts
     core = BS4NNCore(art, debug_port=False)
     dut = SerialLink(core, divisor=DIV, n_in=art.widths[0], event_capacity=1024,
                      image_capacity=4)
     client = Client(SimTransport(dut, divisor=DIV, max_cycles=2_000_000))
-    s = run_check(client, art.vectors, art.n_layers, 4, log=lambda *_: None)
+    s = run_check(client, art, 3, log=lambda *_: None)
+    assert s["images"] == 3
     assert s["mismatches"] == []
