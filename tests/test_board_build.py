@@ -92,9 +92,18 @@ def test_nextpnr_report_parser(tmp_path):
     assert fmax == [("$glbnet$clk", 101.2, "PASS", 100.0)]
 
 
+def test_xc7_cell_counts():
+    cells = {"LUT6": 10, "INV": 2, "RAM64X1D": 3, "FDRE": 7, "FDSE": 1, "RAMB36E1": 2,
+             "RAMB18E1": 3, "DSP48E1": 4, "CARRY4": 5, "MUXF7": 6, "MUXF8": 1, "BUFG": 1}
+    u = reports.xc7_utilisation(cells)
+    assert u == {"LUT": 12, "LUTRAM": 6, "FF": 8, "BRAM36": 3.5, "DSP": 4, "CARRY4": 5,
+                 "MUXF7/8": 7}
+
+
 def test_ulx3s_plan_has_pll(tmp_path):
     r = B.build(boards.BOARDS["ulx3s"], small_net(), out=tmp_path, run_tools=False, clock=100_000_000,
                 log=lambda *_: None)
+    assert r["fits"]
     il = (tmp_path / "bs4nn.il").read_text()          # the Lattice flow reads RTLIL
     assert "EHXPLLL" in il and "CLKFB_DIV" in il
     assert (tmp_path / "build_bs4nn.sh").is_file() and (tmp_path / "bs4nn.lpf").is_file()
