@@ -38,7 +38,7 @@ def test_fit_check():
     arty = boards.BOARDS["arty"]
     params = boards.board_core_params(arty, authors, {})
     ok, lines = fit.fit_check(authors, params, arty, arty.event_capacity, arty.image_capacity)
-    assert ok and any("17 BRAM36" in l for l in lines)     # SPEC section 8: 17 BRAM36
+    assert ok and any("17 BRAM36" in l for l in lines)     # the 784 x 600 layer-0 ROM
     assert any("block RAM total      20 / 50" in l for l in lines)
     assert any("360 in 90 DSP slices" in l for l in lines)
     ok, lines = fit.fit_check(authors, {}, boards.BOARDS["icebreaker"], 512, 16)
