@@ -114,8 +114,15 @@ def main(argv=None):
     ap.add_argument("--stress", action="store_true", help="use stress.npz instead of vectors.npz")
     args = ap.parse_args(argv)
 
-    from contract.artifacts import load_artifacts
-    art = load_artifacts(args.artifacts)
+    from contract.artifacts import ArtifactError, load_artifacts
+    try:
+        art = load_artifacts(args.artifacts)
+    except ArtifactError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.images < 1:
+        print(f"error: --images {args.images}: must be at least 1", file=sys.stderr)
+        return 2
     if args.port == "sim":
         from .board import SerialLink
         from .core import BS4NNCore

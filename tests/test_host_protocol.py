@@ -83,3 +83,10 @@ def test_serial_transport_loopback():
     assert client.reply() == r
     with pytest.raises(TimeoutError):
         client.reply()
+
+
+def test_cli_refuses_missing_artifacts(tmp_path, capsys):
+    from hdl.host import main
+    assert main([str(tmp_path / "none"), "--port", "sim"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "none" in err
