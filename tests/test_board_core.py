@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from contract.artifacts import load_artifacts
+from contract.numerics import LAST_STEP
 from export import weights as exporter
 from hdl import protocol as P
 from hdl.board import SerialLink
@@ -26,14 +27,14 @@ def random_case(seed, widths=(64, 32, 10), thetas=(6, 3), n_images=4):
     rng = np.random.default_rng(seed)
     ws = [rng.choice(np.array([-1, 1], np.int8), size=(widths[l + 1], widths[l]))
           for l in range(len(widths) - 1)]
-    s = np.full((n_images, widths[0]), 255, np.int16)
+    s = np.full((n_images, widths[0]), LAST_STEP, np.int16)        # zero pixels
     for k in range(n_images):
         active = rng.random(widths[0]) < rng.uniform(0.1, 0.5)
-        s[k, active] = rng.integers(0, 255, active.sum())
+        s[k, active] = rng.integers(0, LAST_STEP, active.sum())
     events = []
-    for row in s:
-        order = [int(i) for i in np.lexsort((np.arange(len(row)), row)) if row[i] < 255]
-        events.append(([int(row[i]) for i in order], order) if order else ([255], [0]))
+    for row in s:          # events sorted by (time, address); zero pixels send none
+        order = [int(i) for i in np.lexsort((np.arange(len(row)), row)) if row[i] < LAST_STEP]
+        events.append(([int(row[i]) for i in order], order) if order else ([LAST_STEP], [0]))
     gold = forward_times(s, ws, list(thetas))
     d = gold.decision
     vectors = {"label": d.label, "step": d.step, "tie": d.tie, "no_spike": d.no_spike,
