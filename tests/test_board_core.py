@@ -50,7 +50,7 @@ def make_client(ws, thetas, lanes=None):
     return Client(tr), tr
 
 
-@pytest.mark.parametrize("lanes", [None, pytest.param(8, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("lanes", [None, 8])
 def test_run_and_batch_match_golden(lanes):
     ws, thetas, events, gold = random_case(3 + (lanes or 0))
     client, _ = make_client(ws, thetas, lanes)
@@ -69,7 +69,6 @@ def test_run_and_batch_match_golden(lanes):
     assert done.cycles <= sum(r.cycles for r in results) + sum(len(t) for t, _ in events) * 4 + 10 * len(events)
 
 
-@pytest.mark.slow
 def test_malformed_frames_between_images():
     ws, thetas, events, gold = random_case(11, n_images=2)
     client, tr = make_client(ws, thetas)
