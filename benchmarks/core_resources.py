@@ -54,8 +54,12 @@ def main(argv=None) -> int:
     ap.add_argument("--lanes", type=int, action="append", help="repeat for several (default: full)")
     ap.add_argument("--out", help="also write the table here")
     args = ap.parse_args(argv)
-    from contract.artifacts import load_artifacts
-    net = CoreNetwork.from_artifacts(load_artifacts(args.artifacts))
+    from contract.artifacts import ArtifactError, load_artifacts
+    try:
+        net = CoreNetwork.from_artifacts(load_artifacts(args.artifacts))
+    except ArtifactError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     params = core_kwargs(args)
     lines = ["# " + " ".join(["python", "benchmarks/core_resources.py"] + (argv or sys.argv[1:])),
              f"# network {'-'.join(map(str, net.widths))}, thetas {list(net.thetas)}, "

@@ -146,8 +146,12 @@ def main(argv=None):
         return 2
     board = BOARDS[args.board]
 
-    from contract.artifacts import load_artifacts
-    art = load_artifacts(args.artifacts)
+    from contract.artifacts import ArtifactError, load_artifacts
+    try:
+        art = load_artifacts(args.artifacts)
+    except ArtifactError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.out or f"build/{board.name}")
     clock = int(args.clock * 1e6) if args.clock else None
     try:

@@ -33,6 +33,12 @@ def test_list_and_unknown_board(capsys):
     assert "unknown board 'de10nano'" in err and "icebreaker" in err
 
 
+def test_missing_artifacts_is_one_error_line(tmp_path, capsys):
+    assert B.main(["--board", "arty", "--artifacts", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "none" in err
+
+
 def test_fit_check():
     authors = small_net((784, 600, 10), (25, 12))
     arty = boards.BOARDS["arty"]
