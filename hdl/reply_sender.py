@@ -100,10 +100,16 @@ class ReplySender(wiring.Component):
         more = Signal()                            # results left after `index` (a register)
         result = Signal(self.result_layout)        # the result being sent, registered
 
+        # A RESULT unless `frame` says otherwise; a shorter frame overrides only its own bytes
+        # (FrameTx never sends bytes past `length`), so no logic gates the result's bytes.
+        payloads = self._payloads(answer, result)
+        m.d.comb += [ftx.payload.eq(payloads[Frame.RESULT][0]), ftx.length.eq(self.result_bytes)]
         with m.Switch(frame):
-            for code, (payload, length) in self._payloads(answer, result).items():
-                with m.Case(code):
-                    m.d.comb += [ftx.payload.eq(payload), ftx.length.eq(length)]
+            for code, (payload, length) in payloads.items():
+                if code is not Frame.RESULT:
+                    with m.Case(code):
+                        m.d.comb += [ftx.payload[:len(payload)].eq(payload),
+                                     ftx.length.eq(length)]
         m.d.comb += [ftx.cmd.eq(frame), self.results.addr.eq(index)]
         m.d.sync += ftx.start.eq(0)
 
