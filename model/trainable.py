@@ -10,7 +10,7 @@ from contract.numerics import SILENT, encode_latency
 
 from .checkpoint import binarize, theta_from_fact
 from .decision import accuracy, decide
-from .layer import layer_from_rows, padded_rows
+from .layer import layer_from_rows
 from .network import ForwardResult
 from .realvalued import real_forward_times, real_layer_forward
 
