@@ -201,3 +201,21 @@ def test_train_cli_rejects_bad_arch(capsys):
     assert main(["--arch", "conv4k5,pool2,fc7", "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--arch" in err[0] and "fc10" in err[0]
+
+
+def test_decision_rule_reads_pooled_activation_as_window_peak(mnist):
+    """Under the decision rule a pooled input of the output layer fired by t* exactly when
+    the highest peak (before t*) of its window reached theta: the input the error is routed
+    to decides the activation."""
+    cfg = TrainConfig(arch="conv4k5,pool2,fc10", theta=[3, 12]).resolved()
+    net = Net(cfg.layers(), cfg, np.random.default_rng(4))
+    s_in = encode_latency(mnist.train.images[:40])
+    signs = net.signs()
+    spikes, scans = decision_ce.forward_scans(net, s_in, signs)
+    t_star = decision_ce.decision_step(spikes[-1])
+    peaks, chosen = decision_ce.hidden_peaks(net, scans, t_star)
+    peak, _, valid = peaks[0]
+    routed = np.take_along_axis(np.where(valid, peak, -np.inf), chosen[1], axis=1)
+    fired = spikes[1] <= t_star[:, None]
+    np.testing.assert_array_equal(fired, routed >= net.thetas[0])
+    assert fired.any() and (~fired).any()
