@@ -11,6 +11,8 @@ import numpy as np
 from amaranth.hdl import Shape, unsigned
 from amaranth.lib import data
 
+from contract.artifacts import MANIFEST
+from contract.errors import ArtifactError
 from contract.rom import acc_bits, weights_to_words
 
 __all__ = ["CoreNetwork", "index_bits", "event_layout", "result_layout", "spike_layout"]
@@ -32,7 +34,11 @@ class CoreNetwork:
     @classmethod
     def from_artifacts(cls, art) -> "CoreNetwork":
         """From anything with ``widths``, ``thetas``, ``acc_bits`` and ``rom_words(l)``
-        (``contract.artifacts.Artifacts``)."""
+        (``contract.artifacts.Artifacts``). The core runs dense layers only."""
+        other = [k for k in getattr(art, "kinds", None) or () if k != "dense"]
+        if other:
+            raise ArtifactError(f"{MANIFEST}: layer kind {other[0]!r}: the hardware core runs "
+                                "dense layers only (schema-1 artifacts)")
         widths = [int(w) for w in art.widths]
         return cls.build(widths, [int(t) for t in art.thetas],
                          [art.rom_words(l) for l in range(len(widths) - 1)],
