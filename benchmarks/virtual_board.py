@@ -2,12 +2,15 @@
 
     python benchmarks/virtual_board.py host ARTIFACT_DIR [--images 1000] [--divisor 4]
         [--out benchmarks/results/virtual_board.txt]
-    python benchmarks/virtual_board.py faults ARTIFACT_DIR [--frames 10000] [--seed 1]
+    python benchmarks/virtual_board.py faults ARTIFACT_DIR|small [--frames 10000] [--seed 1]
         [--divisor 4] [--max-events N] [--out benchmarks/results/link_faults.txt]
 
 ``host`` starts ``python -m sim.board`` on a free loopback port, runs ``python -m hdl.host
 --port socket://127.0.0.1:PORT`` against it, stops the server (SIGTERM) and records both
 outputs; ``faults`` runs ``python -m sim.link_torture`` (which starts its own server).
+``small`` instead of an artifact directory exports the random 784-32-10 network of
+tests/test_virtual_board.py (seed 5) with 1000 MNIST golden vectors to
+``build/vboard_small`` first: its board simulates ~10x faster than a 784-600-10 one.
 """
 from __future__ import annotations
 
@@ -48,13 +51,38 @@ def run_host(args) -> tuple[list[str], str, int]:
     return commands, text, done.returncode or stopped
 
 
+SMALL = ROOT / "build/vboard_small"
+
+
+def small_network() -> tuple[Path, str]:
+    """Export the small random network (see the module docstring); (directory, how)."""
+    import numpy as np
+    from export import weights as exporter
+    from model.checkpoint import Checkpoint
+    rng = np.random.default_rng(5)
+    widths = (784, 32, 10)
+    latent = [rng.standard_normal((widths[k + 1], widths[k])).astype(np.float32)
+              for k in range(len(widths) - 1)]
+    SMALL.mkdir(parents=True, exist_ok=True)
+    Checkpoint(latent, np.ones(len(latent)), {"mode": "binary", "thr": [100.0, 100.0],
+                                              "theta": [8, 2], "dataset": "mnist"}).save(SMALL / "net.npz")
+    args = [SMALL / "net.npz", "--out", SMALL / "art", "--vectors", 1000, "--quiet"]
+    if exporter.main([str(a) for a in args]) != 0:
+        raise SystemExit("export of the small network failed")
+    return SMALL / "art", ("small network: random 784-32-10 (seed 5, theta 8 2) exported by "
+                           "benchmarks/virtual_board.py small_network() with 1000 vectors")
+
+
 def run_faults(args) -> tuple[list[str], str, int]:
+    note = ""
+    if str(args.artifacts) == "small":
+        args.artifacts, note = small_network()
     cmd = [sys.executable, "-m", "sim.link_torture", str(args.artifacts), "--frames",
            str(args.frames), "--seed", str(args.seed), "--divisor", str(args.divisor)]
     if args.max_events is not None:
         cmd += ["--max-events", str(args.max_events)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    return ["python " + shlex.join(cmd[1:])], done.stdout + done.stderr, done.returncode
+    return ["python " + shlex.join(cmd[1:])], note + "\n" + done.stdout + done.stderr, done.returncode
 
 
 def main() -> int:

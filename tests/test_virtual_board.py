@@ -128,6 +128,11 @@ def test_disconnect_mid_frame_leaves_the_board_consistent(server, small_artifact
     assert status["last_rx"] < status["last_tx"] < status["quiet"]
 
 
+def test_sigterm_stops_the_server_cleanly(server):
+    assert server.stop() == 0
+    assert server.log[-1].startswith("stopped (signal) after ")
+
+
 def test_link_torture_short_run(small_artifacts, capsys):
     assert link_torture.main([str(small_artifacts), "--frames", "120", "--seed", "3",
                               "--divisor", "8"]) == 0
