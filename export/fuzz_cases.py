@@ -1,13 +1,14 @@
 """Random networks and images as artifact directories, for ``python -m sim.fuzz`` (docs/fuzz.md).
 
     python -m export.fuzz_cases generate --nets 100 --seed 1 --images 20 --out DIR
-    python -m export.fuzz_cases derive SRC --keep vectors:3 --drop 0,5,17 --out DST
+    python -m export.fuzz_cases derive SRC --keep vectors:3 --drop 0,5,17 --drop 2 --out DST
 
 ``generate`` writes DIR/index.json ({"shapes": {name: [case dirs]}}) and one artifact
 directory (docs/artifacts.md) per network, grouped by shape (its widths), so that one core
 build with runtime-loaded weights serves every network of a shape. ``derive`` writes a
-smaller case from one: the listed images only, with the listed inputs' pixels set to 0
-(events dropped); the golden vectors are recomputed. sim/ never imports model/ or export/:
+smaller case from one per ``--drop``, DST/v0, DST/v1, ... (one, DST/v0, without): the
+``--keep`` images only, with the dropped inputs' pixels set to 0 (their events gone); the
+golden vectors are recomputed. sim/ never imports model/ or export/:
 it runs this module as a process and reads the directories it writes.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ from export.golden import potential_extremes, run_golden, vector_arrays
 from export.stress import build_stress
 from export.writer import DECISION, ENCODING, file_entry, npz_bytes, rom_files
 
-WIDTH_RANGES = {"in": (12, 48), "hidden": (4, 24), "out": (2, 10)}
+WIDTH_RANGES = {"in": (16, 40), "hidden": (4, 16), "out": (2, 10)}
 
 
 def random_shape(rng, n_layers: int) -> list[int]:
@@ -129,10 +130,13 @@ def write_case(out: Path, files: dict[str, bytes]) -> None:
             (tmp / name).write_bytes(data)
 
 
-def generate(n_nets: int, seed: int, n_images: int, n_shapes: int, out: Path) -> dict:
-    """Write ``n_nets`` random cases under ``out``; returns the index."""
+def generate(n_nets: int, seed: int, n_images: int, n_shapes: int, out: Path,
+             shape_seed: int = 0) -> dict:
+    """Write ``n_nets`` random cases under ``out``; returns the index. The shapes come from
+    ``shape_seed`` (so runs with other seeds reuse the builds), the rest from ``seed``."""
+    shape_rng = np.random.default_rng(shape_seed)
+    shapes = [random_shape(shape_rng, 2 + k % 3) for k in range(n_shapes)]
     rng = np.random.default_rng(seed)
-    shapes = [random_shape(rng, 2 + k % 3) for k in range(n_shapes)]
     index: dict[str, list[str]] = {}
     for k in range(n_nets):
         widths = shapes[k % n_shapes]
@@ -144,7 +148,7 @@ def generate(n_nets: int, seed: int, n_images: int, n_shapes: int, out: Path) ->
         d = out / name / f"net{k:05d}"
         write_case(d, files)
         index.setdefault(name, []).append(str(d))
-    doc = {"seed": seed, "nets": n_nets, "images": n_images, "shapes": index}
+    doc = {"seed": seed, "shape_seed": shape_seed, "nets": n_nets, "images": n_images, "shapes": index}
     with atomic_path(out / "index.json") as tmp:
         tmp.write_text(json.dumps(doc, indent=1))
     return doc
@@ -185,22 +189,25 @@ def main(argv=None) -> int:
     g.add_argument("--seed", type=int, default=1)
     g.add_argument("--images", type=int, default=20)
     g.add_argument("--shapes", type=int, default=3)
+    g.add_argument("--shape-seed", type=int, default=0)
     g.add_argument("--out", type=Path, required=True)
     d = sub.add_parser("derive", help="a smaller case from one")
     d.add_argument("src", type=Path)
     d.add_argument("--keep", type=_image_ref, action="append", required=True)
-    d.add_argument("--drop", type=_int_list, default=[])
+    d.add_argument("--drop", type=_int_list, action="append", default=[])
     d.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
     if a.what == "generate":
         for flag, v in (("--nets", a.nets), ("--images", a.images), ("--shapes", a.shapes)):
             if v < 1:
                 raise UsageError(f"{flag} {v}: expected an integer >= 1")
-        doc = generate(a.nets, a.seed, a.images, a.shapes, a.out)
+        doc = generate(a.nets, a.seed, a.images, a.shapes, a.out, a.shape_seed)
         print(f"{a.nets} cases in {len(doc['shapes'])} shapes under {a.out}")
     else:
-        derive(a.src, a.keep, a.drop, a.out)
-        print(f"derived {a.out}")
+        drops = a.drop or [[]]
+        for k, drop in enumerate(drops):
+            derive(a.src, a.keep, drop, a.out / f"v{k}")
+        print(f"derived {len(drops)} cases under {a.out}")
     return 0
 
 
