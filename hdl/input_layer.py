@@ -81,8 +81,7 @@ class InputLayer(wiring.Component):
         m.submodules.rom = rom = memory.Memory(shape=unsigned(self.lanes), depth=self.n_in * G,
                                                init=[] if self.runtime else self.rom_words())
         rd = rom.read_port(domain="sync")
-        if self.runtime:
-            self._load(m, rom)
+        theta = self._load(m, rom) if self.runtime else None
         m.d.comb += [rd.en.eq(ctl.advance), rd.addr.eq(i.addr * G + i.group if G > 1 else i.addr)]
         # Stage B: aligned with the ROM's data.
         b_ev = st.reg(1, "b_ev", i.event)
@@ -95,7 +94,7 @@ class InputLayer(wiring.Component):
                      acc.add.eq(b_ev & ctl.accepting), acc.en.eq(ctl.advance),
                      acc.clear.eq(ctl.clear | (self.load.reload if self.runtime else 0))]
         if self.runtime:
-            m.d.comb += acc.start.eq(self.theta - 1)
+            m.d.comb += acc.start.eq(theta - 1)
         busy = [b_ev, b_close]
         if self.rom_reg:
             c_close = st.reg(1, "c_close", b_close)
@@ -115,14 +114,16 @@ class InputLayer(wiring.Component):
         st.clear(ctl.clear)
         return m
 
-    def _load(self, m, rom) -> None:
-        """The loader's writes: row group ``group`` of input ``addr``, and the threshold."""
+    def _load(self, m, rom) -> Signal:
+        """The loader's writes: row group ``group`` of input ``addr`` into the RAM, and the
+        threshold into a register (returned)."""
         ld, G = self.load, self.groups
         wp = rom.write_port()
-        self.theta = Signal(range(self.n_in + 2), name="theta")
+        theta = Signal(range(self.n_in + 2), name="theta")
         m.d.comb += [wp.addr.eq(ld.addr * G + ld.group if G > 1 else ld.addr),
                      wp.data.eq(Cat(ld.row, C(0, G * self.lanes)).word_select(ld.group, self.lanes)
                                 if G > 1 else ld.row[:self.lanes]),
                      wp.en.eq(ld.write & (ld.layer == 0))]
         with m.If(ld.theta_write & (ld.layer == 0)):
-            m.d.sync += self.theta.eq(ld.theta)
+            m.d.sync += theta.eq(ld.theta)
+        return theta
