@@ -119,8 +119,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None,
                     help="cases, logs and reproducers (default sim_build/fuzz-SEED)")
     ap.add_argument("--inject-fault", action="store_true",
-                    help="flip one weight bit in every load (a self-test: every network with "
-                         "an image that sees it fails and is shrunk)")
+                    help="flip input 0's first 32 layer-0 weights in every load (a self-test: "
+                         "a network with an image that sees them fails and is shrunk)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     args.out = args.out or REPO / "sim_build" / f"fuzz-{args.seed}"

@@ -21,7 +21,7 @@ from contract.artifacts import load_artifacts
 from contract.files import atomic_path
 from hdl.core import CoreNetwork
 from hdl.cycle_model import predict_cycles
-from hdl.weight_loader import load_words
+from hdl.weight_loader import LOAD_BITS, load_words
 from sim.bench import PERIOD_NS, Harness, event_payloads
 from sim.scoreboard import check_image
 
@@ -46,8 +46,8 @@ async def run_case(harness: Harness, art, job: dict) -> list[dict]:
     dut, timing = harness.dut, job["timing"]
     ev_f = job["layouts"]["i_event"]["fields"]
     words = load_words(CoreNetwork.from_artifacts(art))
-    if job.get("inject_fault"):                 # flip one weight bit: the shrinker's self-test
-        words[art.n_layers] ^= 1
+    if job.get("inject_fault"):     # the shrinker's self-test: input 0's layer-0 weights flipped
+        words[art.n_layers] ^= (1 << LOAD_BITS) - 1
     if not await harness.load(words):
         return [{"set": "load", "index": 0, "messages": ["the core did not take the load"]}]
     images = [(s, n) for s in ("vectors", "stress")
