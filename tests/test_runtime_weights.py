@@ -96,3 +96,36 @@ def test_no_image_before_a_complete_load():
     sim.add_testbench(bench)
     sim.run_until(1e-4)
     assert seen == {"loaded": 1, "result": True}
+
+
+def test_board_loads_two_networks_over_the_link():
+    """WEIGHTS frames (hdl/protocol.py) through the simulated UART into a runtime-weights
+    core behind SerialLink: RUN before a load is refused, then two networks of one shape
+    one after the other (several frames each), every RESULT the golden one; a corrupted
+    WEIGHTS frame leaves no network."""
+    from hdl import protocol as P
+    from hdl.board import SerialLink
+    from hdl.host import check_result
+    from hdl.link_client import Client, SimTransport
+    from tests.test_board_core import DIV, random_case
+
+    cases = [random_case(seed, widths=(20, 10, 4), thetas=th, n_images=2)
+             for seed, th in ((21, (3, 2)), (22, (1, 3)))]
+    core = BS4NNCore(CoreNetwork.from_weights(*cases[0][:2]), runtime_weights=True,
+                     debug_port=False)
+    link = SerialLink(core, divisor=DIV, n_in=20, event_capacity=64, image_capacity=4,
+                      timeout=600)
+    client = Client(SimTransport(link, divisor=DIV, max_cycles=400_000))
+    t, a = cases[0][2][0]
+    client.send(P.encode_run(t, a))
+    assert client.reply() == P.Error(P.ERR_NOT_LOADED, P.CMD_RUN)
+    for ws, thetas, events, gold in cases:
+        client.load_weights(load_words(CoreNetwork.from_weights(ws, thetas)), per_frame=7)
+        for n, (t, a) in enumerate(events):
+            assert check_result(gold, n, client.run(t, a)) == []
+    bad = bytearray(P.encode_weights([1, 2])[0])
+    bad[-1] ^= 0xFF                                   # checksum: the network is gone
+    client.send(bytes(bad))
+    assert client.reply() == P.Error(P.ERR_CHECKSUM, P.CMD_WEIGHTS)
+    client.send(P.encode_run(t, a))
+    assert client.reply() == P.Error(P.ERR_NOT_LOADED, P.CMD_RUN)
