@@ -173,6 +173,12 @@ class Client:
         self.send(P.encode_load(images))
         return self._expect(P.Ack)
 
+    def load_weights(self, words, per_frame=256):
+        """A network's load words (runtime-weights board) in WEIGHTS frames, each ACKed."""
+        for frame in P.encode_weights(words, per_frame):
+            self.send(frame)
+            self._expect(P.Ack)
+
     def batch(self, n):
         """Run the loaded batch: (list of n Results, BatchDone)."""
         self.send(P.encode_batch())
