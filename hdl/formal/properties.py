@@ -1,0 +1,53 @@
+# amaranth: UnusedElaboratable=no
+"""The formal checks of the project: each a named harness, a mode and a depth.
+
+* ``counters_*`` (property 2, hdl/formal/counters.py): the layer-0 counters never overflow;
+* ``liveness_*`` (property 3, hdl/formal/liveness.py): a started image always gets a result;
+* ``frame_*`` (property 1, hdl/formal/frame.py): the frame receiver returns to idle.
+
+Depths: k-induction (``prove``) needs only a small one; a ``bmc`` depth is chosen to cover the
+property's bound (docs/formal.md says why each depth is enough).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..network import CoreNetwork
+from .counters import CounterHarness
+from .liveness import LivenessHarness
+from .sby import Check
+
+__all__ = ["CHECKS", "tiny_network"]
+
+
+def tiny_network(widths=(4, 3, 2), thetas=(2, 1), seed: int = 0) -> CoreNetwork:
+    """A small random +-1 network (fixed seed)."""
+    rng = np.random.default_rng(seed)
+    ws = [rng.choice(np.array([-1, 1], np.int8), size=(widths[l + 1], widths[l]))
+          for l in range(len(widths) - 1)]
+    return CoreNetwork.from_weights(ws, thetas)
+
+
+def _liveness(**core_params):
+    def build():
+        return LivenessHarness(tiny_network(), debug_port=False, **core_params)
+    return build
+
+
+def _liveness_depth(**core_params) -> int:
+    h = LivenessHarness(tiny_network(), debug_port=False, **core_params)
+    return h.idle_bound + 4
+
+
+CHECKS = [
+    Check("counters_regs", "prove", 4,
+          lambda: CounterHarness(n=6, fan_in=12)),
+    # The register stage and the LUT RAM hide state from induction: BMC past the reachable
+    # diameter instead (every group filled: G * fan_in additions, + the register stage).
+    Check("counters_regs_rom_reg", "bmc", 8 + 3,
+          lambda: CounterHarness(n=4, fan_in=8, registered=True)),
+    Check("counters_lutram", "bmc", 2 * 4 + 3,
+          lambda: CounterHarness(n=4, fan_in=4, lanes=2, registered=True)),
+    Check("liveness_4_3_2", "bmc", _liveness_depth(), _liveness()),
+    Check("liveness_4_3_2_lanes2", "bmc", _liveness_depth(lanes=2), _liveness(lanes=2)),
+]
