@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from amaranth import *
 from amaranth.asserts import AnySeq
-from amaranth.hdl import Assert, Assume
+from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import wiring
 
 from ..core import BS4NNCore
@@ -124,4 +124,7 @@ class LivenessHarness(Elaboratable):
         # age k: k cycles after the one the first event was taken in.
         m.d.comb += [Assert(got_result | res.valid | (age <= self.result_bound)),
                      Assert(age <= self.idle_bound)]
+        # Not vacuous, and the result bound is tight (cover mode).
+        m.d.comb += [Cover(res.valid & ~got_result & (age == self.result_bound)),
+                     Cover((age != 0) & got_result & (phase == Phase.IDLE))]
         self.age, self.got_result = age, got_result

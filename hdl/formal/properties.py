@@ -28,16 +28,15 @@ def tiny_network(widths=(4, 3, 2), thetas=(2, 1), seed: int = 0) -> CoreNetwork:
     return CoreNetwork.from_weights(ws, thetas)
 
 
-def _liveness(**core_params):
+def _liveness(widths, thetas, **core_params):
+    """A liveness check's BMC depth and harness builder; the depth holds two worst-case
+    images back to back (the second starts from the state the first one left)."""
     def build():
-        return LivenessHarness(tiny_network(), debug_port=False, **core_params)
-    return build
+        return LivenessHarness(tiny_network(widths, thetas), debug_port=False, **core_params)
+    return 2 * build().idle_bound + 4, build
 
 
-def _liveness_depth(**core_params) -> int:
-    h = LivenessHarness(tiny_network(), debug_port=False, **core_params)
-    return h.idle_bound + 4
-
+_LIVE_432 = _liveness((4, 3, 2), (2, 1))
 
 CHECKS = [
     Check("counters_regs", "prove", 4,
@@ -48,6 +47,10 @@ CHECKS = [
           lambda: CounterHarness(n=4, fan_in=8, registered=True)),
     Check("counters_lutram", "bmc", 2 * 4 + 3,
           lambda: CounterHarness(n=4, fan_in=4, lanes=2, registered=True)),
-    Check("liveness_4_3_2", "bmc", _liveness_depth(), _liveness()),
-    Check("liveness_4_3_2_lanes2", "bmc", _liveness_depth(lanes=2), _liveness(lanes=2)),
+    Check("liveness_4_3_2", "bmc", *_LIVE_432),
+    Check("liveness_4_3_2_cover", "cover", *_LIVE_432),
+    Check("liveness_4_3_2_lanes2", "bmc", *_liveness((4, 3, 2), (2, 1), lanes=2)),
+    # The Arty core options (6:3 counters, 4 tree levels, ROM register; portable counters).
+    Check("liveness_8_4_3_arty", "bmc", *_liveness((8, 4, 3), (3, 2), tree_counter=6,
+                                                   tree_levels=4)),
 ]
