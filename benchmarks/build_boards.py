@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from contract.files import atomic_path  # noqa: E402
 
 
 def main(argv=None):
@@ -46,9 +49,8 @@ def main(argv=None):
             f"commit {rev}, wall {time.time() - t0:.0f} s, exit {rc}\n"
             f"# machine: {os.cpu_count()} CPUs (shared), YoWASP tools\n\n")
     out = ROOT / "benchmarks" / "results" / f"build_{args.board}.txt"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(head + "".join(lines))
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        tmp.write_text(head + "".join(lines))
     print(f"wrote {out.relative_to(ROOT)}")
     return rc
 

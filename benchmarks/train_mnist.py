@@ -3,12 +3,15 @@
     python benchmarks/train_mnist.py --data-dir ../shared/data --checkpoint runs/mnist.npz \
         --out benchmarks/results/train_mnist.txt
 
-1. Throughput on the same images: the literal per-sample, time-stepped rule
+1. Throughput on the same images: the baseline, the literal per-sample, time-stepped rule
    (model.rules.bs4nn_literal, what the authors' notebook does) on --literal-samples images,
    and the mini-batch trainer (model.train) with the bs4nn rule (same initial network) and
-   with the decision rule, on --vector-samples images each, with --threads worker threads.
-   Prints samples/s, the ratios against the literal rule run here and against the project
-   brief's 30 s per 1,000 samples for the authors' notebook.
+   with the decision rule, on --vector-samples images each, with 1 and --threads worker
+   threads. Prints samples/s (wall and per CPU-second of the process, the latter less
+   sensitive to other work on a shared machine), the ratios against the literal rule run
+   here and against the project brief's 30 s per 1,000 samples for the authors' notebook,
+   and the load average next to each figure. --profile N appends a cProfile of N samples of
+   each rule (one thread).
 2. Time-to-accuracy of a finished run: the per-epoch history stored in the checkpoint's
    metadata (validation strict / paper accuracy against training seconds), and its test
    figures.
@@ -17,17 +20,20 @@ The machine is shared, so figures measured here carry the load of the moment (pr
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-# One BLAS thread: on a shared 2-core machine threaded OpenBLAS spin-waits and the
-# literal rule's 256 mat-vecs per layer become 30x slower.
+# One BLAS thread (set before NumPy is imported): on a shared 2-core machine threaded
+# OpenBLAS spin-waits and the literal rule's 256 mat-vecs per layer become 30x slower.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -41,36 +47,63 @@ from model.trainable import Net  # noqa: E402
 REFERENCE_S_PER_1000 = 30.0   # the authors' notebook, 2 cores, NumPy (project brief)
 
 
+def load_text() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def throughput(ds, n_literal: int, n_vector: int, batch: int, threads: int, log) -> dict:
     x, y = ds.train.images, ds.train.labels.astype(np.int64)
     ref_cfg = TrainConfig(rule="bs4nn", batch_size=batch, lr=1.0, gamma=5, no_spike="s4nn",
-                          threads=threads).resolved()
+                          threads=1).resolved()
     net = Net([784, *ref_cfg.hidden, 10], ref_cfg, np.random.default_rng(ref_cfg.seed))
     W = [w.astype(np.float32).copy() for w in net.W]
     fact = net.fact.copy()
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for k in range(n_literal):
         literal_step(W, fact, x[k], int(y[k]), ref_cfg.lr, ref_cfg.lr_f, ref_cfg.gamma,
                      ref_cfg.no_spike)
     lit = n_literal / (time.perf_counter() - t)
-    log(f"literal per-sample rule    : {n_literal:6d} samples, {lit:8.1f} samples/s "
-        f"({1000 / lit:.1f} s per 1,000)")
+    lit_cpu = n_literal / (time.process_time() - c)
+    log(f"{'baseline: literal per-sample rule':38s}: {n_literal:6d} samples, {lit:8.1f} samples/s "
+        f"({1000 / lit:.1f} s per 1,000), {lit_cpu:8.1f} per CPU-s   ({load_text()})")
     ref = 1000 / REFERENCE_S_PER_1000
     out = {"literal": lit}
-    dec_cfg = TrainConfig(batch_size=batch, threads=threads).resolved()
-    for name, cfg in (("bs4nn", ref_cfg), ("decision", dec_cfg)):
-        model = Net([784, *cfg.hidden, 10], cfg, np.random.default_rng(cfg.seed))
-        trainer = Trainer(model, cfg)
-        t = time.perf_counter()
-        for lo in range(0, n_vector, batch):
-            trainer.step(x[lo:lo + batch], y[lo:lo + batch], cfg.lr, cfg.lr_f)
-        vec = n_vector / (time.perf_counter() - t)
-        trainer.close()
-        log(f"{name + ' rule, B=' + str(batch) + ', ' + str(threads) + ' threads':27s}: "
-            f"{n_vector:6d} samples, {vec:8.1f} samples/s ({1000 / vec:.2f} s per 1,000)   "
-            f"{vec / lit:5.1f}x literal, {vec / ref:5.1f}x SPEC reference (30 s/1,000)")
-        out[name] = vec
+    for name in ("decision", "bs4nn"):
+        for th in sorted({1, threads}):
+            extra = dict(lr=1.0, gamma=5, no_spike="s4nn") if name == "bs4nn" else {}
+            cfg = TrainConfig(rule=name, batch_size=batch, threads=th, **extra).resolved()
+            model = Net([784, *cfg.hidden, 10], cfg, np.random.default_rng(cfg.seed))
+            trainer = Trainer(model, cfg)
+            t, c = time.perf_counter(), time.process_time()
+            for lo in range(0, n_vector, batch):
+                trainer.step(x[lo:lo + batch], y[lo:lo + batch], cfg.lr, cfg.lr_f)
+            vec = n_vector / (time.perf_counter() - t)
+            vec_cpu = n_vector / (time.process_time() - c)
+            trainer.close()
+            label = f"{name} rule, B={batch}, {th} thread{'s' if th > 1 else ''}"
+            log(f"{label:38s}: {n_vector:6d} samples, {vec:8.1f} samples/s ({1000 / vec:.2f} s per "
+                f"1,000), {vec_cpu:8.1f} per CPU-s; {vec / lit:6.1f}x literal, {vec / ref:6.1f}x "
+                f"the reference 30 s/1,000   ({load_text()})")
+            out[f"{name}/{th}"] = vec
     return out
+
+
+def profile(ds, n: int, batch: int, log) -> None:
+    x, y = ds.train.images, ds.train.labels.astype(np.int64)
+    for name in ("decision", "bs4nn"):
+        extra = dict(lr=1.0, gamma=5, no_spike="s4nn") if name == "bs4nn" else {}
+        cfg = TrainConfig(rule=name, batch_size=batch, threads=1, **extra).resolved()
+        trainer = Trainer(Net([784, *cfg.hidden, 10], cfg, np.random.default_rng(0)), cfg)
+        pr = cProfile.Profile()
+        pr.enable()
+        for lo in range(0, n, batch):
+            trainer.step(x[lo:lo + batch], y[lo:lo + batch], cfg.lr, cfg.lr_f)
+        pr.disable()
+        s = io.StringIO()
+        pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(12)
+        log(f"## cProfile, {name} rule, {n} samples, B={batch}, 1 thread, by tottime "
+            f"({load_text()})")
+        log("\n".join(line for line in s.getvalue().splitlines() if line.strip()))
 
 
 def time_to_accuracy(path: Path, log) -> None:
@@ -105,6 +138,7 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--checkpoint", action="append", default=[],
                    help="finished run(s) whose time-to-accuracy to print")
+    p.add_argument("--profile", type=int, default=0, help="cProfile N samples of each rule")
     p.add_argument("--out", default=None, help="also write the output here, command on top")
     a = p.parse_args(argv)
     lines = []
@@ -115,9 +149,11 @@ def main(argv=None) -> None:
 
     log("$ python " + " ".join([os.path.relpath(__file__)] + (argv or sys.argv[1:])))
     log(f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} CPUs, "
-        f"load average {os.getloadavg()[0]:.2f} (shared machine)")
+        f"{load_text()} (1, 5, 15 min; shared machine)")
     ds = load(a.dataset, a.data_dir)
     throughput(ds, a.literal_samples, a.vector_samples, a.batch_size, a.threads, log)
+    if a.profile:
+        profile(ds, a.profile, a.batch_size, log)
     for c in a.checkpoint:
         if Path(c).exists():
             time_to_accuracy(Path(c), log)

@@ -31,6 +31,35 @@ def option(default, help: str, *, choices=None, group=GENERAL):
     return field(default=default, metadata=meta)
 
 
+FIRST_THETA = (20, 784)         # (theta, fan-in) of the first layer that trains well
+LATER_THETA = (40, 600)         # the same for the layers after it (784-600-10: [20, 40])
+ADAM_LR = (5e-3, 600)           # (Adam step, narrowest hidden layer) that trains well
+
+
+def fan_in_thetas(widths) -> list[int]:
+    """Default decision-rule thresholds from each layer's fan-in.
+
+    The first layer sees the image (about 150 of 784 inputs spike on MNIST): theta in
+    proportion to the fan-in. A later layer sees a hidden layer of which about a fifth fires
+    by the decision step; its useful potentials grow more slowly than the fan-in (with
+    theta 40 * 64 / 600 = 4 a 64-wide hidden layer gives mostly tied outputs, with 40 none
+    fires): theta ~ fan-in^(2/3), from the 784-600-10 values and runs of 784-64-10.
+    """
+    out = []
+    for l, fan_in in enumerate(widths[:-1]):
+        theta, ref = FIRST_THETA if l == 0 else LATER_THETA
+        power = 1.0 if l == 0 else 2 / 3
+        out.append(max(1, int(round(theta * (fan_in / ref) ** power))))
+    return out
+
+
+def default_adam_lr(hidden) -> float:
+    """Adam's default step: 5e-3, times sqrt(600 / width) for a hidden layer narrower than
+    600 (fewer hidden neurons: each sign must settle in fewer steps)."""
+    lr, ref = ADAM_LR
+    return lr * max(1.0, math.sqrt(ref / min(hidden)))
+
+
 @dataclass
 class TrainConfig:
     dataset: str = option("mnist", "dataset (default %(default)s)", choices=DATASETS)
@@ -42,7 +71,8 @@ class TrainConfig:
     batch_size: int = option(32, "mini-batch size (default %(default)s)")
     optimizer: str = option("", "default: adam (decision rule), sgd (bs4nn rule)",
                             choices=("sgd", "adam"))
-    lr: float = option(0.0, "step size (default: 5e-3 with adam, 0.1 with sgd)")
+    lr: float = option(0.0, "step size (default: with adam 5e-3, times sqrt(600 / width) for "
+                       "a hidden layer narrower than 600; 0.1 with sgd)")
     lr_min_frac: float = option(0.05, "cosine decay of the step sizes down to this fraction "
                                 "(default %(default)s)")
     shift: int = option(0, "random translations of up to N pixels (default %(default)s)")
@@ -53,8 +83,10 @@ class TrainConfig:
                            "(default %(default)s)")
     max_minutes: float = option(0.0, "training time budget in minutes (0 = none)")
     train_subset: int = option(0, "use only the first N training images (0 = all)")
-    theta: list[int] = option([20, 40], "integer threshold per layer (one value: all "
-                              "layers; default %(default)s)", group=DECISION)
+    theta: list[int] = option([], "integer threshold per layer (one value: all layers; "
+                              "default: from each layer's fan-in, 20 per 784 inputs for the "
+                              "first layer and 40 per 600 for the others, at least 1: "
+                              "[20, 40] for 784-600-10)", group=DECISION)
     tau: float = option(4.0, "softmax temperature, potential units (default %(default)s)",
                         group=DECISION)
     surrogate: float = option(4.0, "surrogate derivative half-width, potential units "
@@ -115,10 +147,12 @@ class TrainConfig:
         opt = self.optimizer or ("adam" if self.rule == "decision" else "sgd")
         if opt not in ("sgd", "adam"):
             raise ValueError(f"optimizer {opt!r}: expected sgd or adam")
-        lr = self.lr or (5e-3 if opt == "adam" else 0.1)
+        lr = self.lr or (default_adam_lr(self.hidden) if opt == "adam" else 0.1)
         theta = list(self.theta)
         if self.rule == "decision":
             layers = len(self.hidden) + 1
+            if not theta:
+                theta = fan_in_thetas([INPUTS, *self.hidden, CLASSES])
             if len(theta) == 1:
                 theta = theta * layers
             if len(theta) != layers or min(theta) < 1:

@@ -11,19 +11,26 @@ integer golden model (model.network) on the weights' signs and the integer thres
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import time
+import os
 
-from contract.cli import Parser, command
+# The forward parallelises over its own threads; a threaded BLAS on top only spins (set
+# before NumPy is first imported, i.e. under ``python -m model.evaluate``).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from .checkpoint import load_checkpoint
-from .data import load
-from .decision import accuracy
-from contract.numerics import SILENT
-from .network import forward
-from .realvalued import real_forward
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+from contract.cli import Parser, command  # noqa: E402
+
+from .checkpoint import load_checkpoint  # noqa: E402
+from .data import load  # noqa: E402
+from .decision import accuracy  # noqa: E402
+from contract.numerics import SILENT  # noqa: E402
+from .network import forward  # noqa: E402
+from .realvalued import real_forward  # noqa: E402
 
 
 def evaluate_checkpoint(path, data_dir=None, split: str = "test") -> dict:

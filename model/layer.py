@@ -4,19 +4,26 @@
 For neuron j: V_j(t) = sum_i b[j, i] * [s_i <= t]; it fires at s_j = 1 + the first step
 t in 0..255 with V_j(t) >= theta (compared after all of step t's events), or 256.
 
-Vectorised by sorting each sample's input spikes by time (``scan``): the running sum over
-the sorted events is V at each event, and V(t) is the running sum at the last event of
-step t. Inputs that spike at 255 or later cannot make a neuron fire before 256, so they are
-left out of the scan; the final potentials V(255) are a separate dense product. The scan is
-kept for training, which also needs the largest V before a given step (``peak_before``).
+Event formulation (``slot_scan``): V only changes at the steps where some input spikes, so
+each sample's input spikes are sorted by time and V is followed event by event (one weight
+row added per event, all samples of a chunk at once); the compare only matters at the last
+event of each distinct step, a "slot" (about 70 slots for about 150 events per MNIST
+image). The crossing (``crossings``) is then the number of leading slots whose V stays below
+theta, counted with one AND and one add per slot on a uint8 (B, N) array. Inputs that spike
+at 255 or later cannot make a neuron fire before 256, so they are left out; the final
+potentials V(255) come from the weights' row sums (``final_potentials``).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from contract.numerics import SILENT, T
+from contract.numerics import LAST_STEP, SILENT
+
+
+SMALL = 2048     # fewer potentials per (B, N_out) array: vectorise along the event axis
 
 
 @dataclass
@@ -27,11 +34,11 @@ class LayerResult:
 
 
 @dataclass
-class Scan:
-    """A batch's potentials at every input event, events sorted by time per sample."""
-    s_sorted: np.ndarray      # (B, K) int16 event times, ascending (K = most events < 255)
-    v: np.ndarray             # (B, K, N_out) potential after each event (int16 or float32)
-    step_end: np.ndarray      # (B, K) bool: last event of its step (and a real event)
+class SlotScan:
+    """A chunk's potentials at the end of every step in which some input spiked."""
+    t: np.ndarray             # (B, K + 1) int16 step of each slot, ascending (padding: 255)
+    n: np.ndarray             # (B,) number of real slots per sample
+    v: np.ndarray             # (K, B, N_out) V at the slot's step end (padding: any value)
 
 
 def check_weights(w: np.ndarray, name: str = "weights") -> np.ndarray:
@@ -43,73 +50,170 @@ def check_weights(w: np.ndarray, name: str = "weights") -> np.ndarray:
     return w.astype(np.int8)
 
 
-def scan(s_in: np.ndarray, wt: np.ndarray) -> Scan:
-    """Running potentials of the events of s_in (B, N_in) under wt (N_in, N_out).
+_scratch = threading.local()
 
-    ``wt``'s dtype is the potentials' (int16 for the integer contract, float32 for the
-    real-valued S4NN mode).
+
+def scratch(name: str, shape: tuple, dtype) -> np.ndarray:
+    """A per-thread work array reused between chunks (fresh large arrays cost page faults)."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buf = getattr(_scratch, name, None)
+    if buf is None or buf.size < size:
+        buf = np.empty(max(size, 1 << 20), np.uint8)
+        setattr(_scratch, name, buf)
+    return buf[:size].view(dtype).reshape(shape)
+
+
+def padded_rows(wt: np.ndarray) -> np.ndarray:
+    """wt (N_in, N_out) with one extra row of zeros, the row padding events add."""
+    return np.concatenate([wt, np.zeros((1, wt.shape[1]), wt.dtype)])
+
+
+def slot_scan(s_in: np.ndarray, wt_pad: np.ndarray) -> SlotScan:
+    """Potentials of a chunk s_in (B, N_in) at each of its slots under ``padded_rows(wt)``.
+
+    ``wt_pad``'s dtype is the potentials' (int16 for the integer contract, float32 for the
+    real-valued S4NN mode; the events are added in time order, stable in input index, so
+    float sums are those of a sequential cumulative sum).
     """
     s = np.asarray(s_in, dtype=np.int16)
-    B = len(s)
+    B, n_in = s.shape
     order = np.argsort(s, axis=1, kind="stable")
     s_sorted = np.take_along_axis(s, order, axis=1)
-    k_max = int((s_sorted < T - 1).sum(axis=1).max(initial=0))
-    order, s_sorted = order[:, :k_max], s_sorted[:, :k_max]     # (B, K)
-    v = np.cumsum(wt[order], axis=1, dtype=wt.dtype)              # (B, K, N_out)
-    nxt = np.concatenate([s_sorted[:, 1:], np.full((B, 1), T, np.int16)], axis=1)
-    step_end = (s_sorted < T - 1) & (nxt != s_sorted)
-    return Scan(s_sorted, v, step_end)
+    live = s_sorted < LAST_STEP                                   # events that can matter
+    n_ev = live.sum(axis=1)
+    E = int(n_ev.max(initial=0))
+    live, s_sorted = live[:, :E], s_sorted[:, :E]
+    idx = np.where(live.T, order[:, :E].T, n_in)                  # (E, B); padding: zero row
+    n_out = wt_pad.shape[1]
+    v_ev = np.take(wt_pad, idx, axis=0, mode="clip",
+                   out=scratch("events", (E, B, n_out), wt_pad.dtype))
+    if B * n_out >= SMALL:
+        for e in range(1, E):
+            np.add(v_ev[e], v_ev[e - 1], out=v_ev[e])             # running sum over events
+    else:                                     # few potentials: one call along the event axis
+        v_ev[:] = np.cumsum(v_ev.transpose(1, 2, 0), axis=2, dtype=v_ev.dtype).transpose(2, 0, 1)
+    nxt = np.concatenate([s_sorted[:, 1:], np.full((B, 1), SILENT, np.int16)], axis=1)
+    end = live & (nxt != s_sorted)                                # last event of its step
+    n_slots = end.sum(axis=1)
+    K = int(n_slots.max(initial=0))
+    bb, ee = np.nonzero(end)
+    kk = (np.cumsum(end, axis=1) - 1)[bb, ee]
+    end_ev = np.full((B, K), max(E - 1, 0), np.intp)
+    end_ev[bb, kk] = ee
+    t = np.full((B, K + 1), LAST_STEP, np.int16)
+    t[bb, kk] = s_sorted[bb, ee]
+    rows = end_ev.T * B + np.arange(B)[None, :]                   # (K, B) into (E * B) rows
+    v = np.take(v_ev.reshape(E * B, n_out), rows, axis=0, mode="clip",
+                out=np.empty((K, B, n_out), wt_pad.dtype))
+    return SlotScan(t, n_slots, v)
 
 
-def crossings(sc: Scan, threshold, *, strict: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """(spike times, potential at the crossing step) from a scan: the first step end with
+def crossings(sc: SlotScan, threshold, *, strict: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(spike times, potential at the crossing step) from a slot scan: the first slot with
     V >= threshold (V > threshold when ``strict``)."""
-    B, n_out = len(sc.s_sorted), sc.v.shape[2]
-    if sc.v.shape[1] == 0:
-        return np.full((B, n_out), SILENT, np.int16), np.zeros((B, n_out), sc.v.dtype)
-    above = sc.v > threshold if strict else sc.v >= threshold
-    crossed = above & sc.step_end[:, :, None]
-    fired = crossed.any(axis=1)                                   # (B, N_out)
-    first = crossed.argmax(axis=1)                                # event index
-    t_cross = np.take_along_axis(sc.s_sorted, first, axis=1)
-    vc = np.take_along_axis(sc.v, first[:, None, :], axis=1)[:, 0, :]
+    K, B, n_out = sc.v.shape
+    below = (sc.v <= threshold if strict else sc.v < threshold).view(np.uint8)
+    if B * n_out >= SMALL:
+        not_yet = np.ones((B, n_out), np.uint8)
+        count = np.zeros((B, n_out), np.uint8)                    # K <= 255 slots
+        for k in range(K):
+            np.bitwise_and(not_yet, below[k], out=not_yet)
+            np.add(count, not_yet, out=count)
+    elif K:                                   # few potentials: the first slot not below
+        above = np.ascontiguousarray(below.transpose(1, 2, 0)) == 0    # (B, N_out, K)
+        count = np.where(above.any(axis=2), above.argmax(axis=2), K)
+    else:
+        count = np.zeros((B, n_out), np.intp)
+    fired = count < sc.n[:, None]
+    first = np.minimum(count, max(K - 1, 0)).astype(np.intp)
+    t_cross = np.take_along_axis(sc.t, first, axis=1)
+    if K:
+        vc = sc.v[first, np.arange(B)[:, None], np.arange(n_out)[None, :]]
+    else:
+        vc = np.zeros((B, n_out), sc.v.dtype)
     return (np.where(fired, t_cross + 1, SILENT).astype(np.int16),
             np.where(fired, vc, 0).astype(sc.v.dtype))
 
 
-def peak_before(sc: Scan, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Largest step-end potential at steps <= limit (B,), per neuron: (V, its step, valid).
+def peak_before(sc: SlotScan, limit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Largest slot potential at steps <= limit (B,), per neuron: (V, its step, valid); the
+    earliest such slot on equal values.
 
-    ``valid`` is False where the sample has no step end at or before its limit.
+    The slots at or before a sample's limit are a prefix of its slots: a running maximum
+    over slots, read at each sample's last one, then the number of leading slots below it.
+    ``valid`` is False where the sample has no slot at or before its limit (V and step 0).
     """
-    ok = sc.step_end & (sc.s_sorted <= np.asarray(limit)[:, None])          # (B, K)
-    B, n_out = len(sc.s_sorted), sc.v.shape[2]
-    if sc.v.shape[1] == 0 or not ok.any():
-        return (np.zeros((B, n_out), np.float32), np.zeros((B, n_out), np.int16),
-                np.zeros((B, n_out), bool))
+    K, B, n_out = sc.v.shape
+    last = ((sc.t[:, :K] <= np.asarray(limit)[:, None])
+            & (np.arange(K)[None, :] < sc.n[:, None])).sum(axis=1)  # (B,) slots in prefix
+    ok = last > 0
     low = np.iinfo(np.int16).min if sc.v.dtype == np.int16 else -np.inf
-    vm = np.where(ok[:, :, None], sc.v, sc.v.dtype.type(low))
-    k = vm.argmax(axis=1)                                                  # (B, N_out)
-    peak = np.take_along_axis(vm, k[:, None, :], axis=1)[:, 0, :]
-    step = np.take_along_axis(sc.s_sorted, k, axis=1)
-    valid = np.broadcast_to(ok.any(axis=1)[:, None], peak.shape)
-    return peak.astype(np.float32), step.astype(np.int16), valid
+    running = np.full((B, n_out), low, sc.v.dtype)
+    peak = np.zeros((B, n_out), sc.v.dtype)
+    for k in range(int(last.max(initial=0))):
+        np.maximum(running, sc.v[k], out=running)
+        ends = np.flatnonzero(last == k + 1)
+        if len(ends):
+            peak[ends] = running[ends]
+    below = np.empty((B, n_out), bool)
+    not_yet = np.ones((B, n_out), np.uint8)
+    first = np.zeros((B, n_out), np.uint8)                          # leading slots below
+    for k in range(int(last.max(initial=0))):
+        np.less(sc.v[k], peak, out=below)
+        np.bitwise_and(not_yet, below.view(np.uint8), out=not_yet)
+        np.add(first, not_yet, out=first)
+    step = np.take_along_axis(sc.t, first.astype(np.intp), axis=1)
+    valid = np.broadcast_to(ok[:, None], peak.shape)
+    return (np.where(valid, peak, 0).astype(np.float32), np.where(valid, step, 0).astype(np.int16),
+            valid)
 
 
 def final_potentials(s_in: np.ndarray, wt: np.ndarray) -> np.ndarray:
-    """V(255): every input that spiked at or before 255. (B, N_out) in wt's dtype."""
-    return ((np.asarray(s_in) <= T - 1).astype(np.float32)
-            @ wt.astype(np.float32)).astype(wt.dtype)
+    """V(255): every input that spiked at or before 255. (B, N_out) in wt's dtype.
+
+    Integer weights: the column sums less the silent inputs' rows (exact in float32; only
+    the samples with a silent input need the product). Float weights: the dense product.
+    """
+    s = np.asarray(s_in)
+    if not np.issubdtype(wt.dtype, np.integer):
+        return ((s <= LAST_STEP).astype(np.float32) @ wt.astype(np.float32)).astype(wt.dtype)
+    out = np.broadcast_to(wt.sum(axis=0, dtype=np.int64), (len(s), wt.shape[1])).copy()
+    silent = s > LAST_STEP
+    rows = np.flatnonzero(silent.any(axis=1))
+    if len(rows):
+        out[rows] -= (silent[rows].astype(np.float32) @ wt.astype(np.float32)).astype(np.int64)
+    return out.astype(wt.dtype)
 
 
-def layer_forward(s_in: np.ndarray, w: np.ndarray, theta: int, chunk: int = 256) -> LayerResult:
-    """Spike times of one layer. s_in: (B, N_in) times in 0..256; w: (N_out, N_in) of +-1."""
+def chunk_size(n_out: int) -> int:
+    """Samples per chunk: about 40,000 potentials per (B, N_out) array (python loop overhead
+    against cache size)."""
+    return int(min(4096, max(16, 40000 // max(n_out, 1))))
+
+
+def layer_forward(s_in: np.ndarray, w: np.ndarray, theta, *, strict: bool = False,
+                  dtype=np.int16) -> LayerResult:
+    """Spike times of one layer. s_in: (B, N_in) times in 0..256; w: (N_out, N_in) of +-1
+    (or real weights with ``dtype=np.float32``, the S4NN mode)."""
+    if w.shape[1] != np.shape(s_in)[1]:
+        raise ValueError(f"layer fan-in {w.shape[1]} does not match {np.shape(s_in)[1]} inputs")
+    wt = np.ascontiguousarray(np.asarray(w).T, dtype=dtype)        # (N_in, N_out)
+    return layer_from_rows(s_in, padded_rows(wt), theta, strict=strict)
+
+
+def layer_from_rows(s_in: np.ndarray, wt_pad: np.ndarray, theta, *,
+                    strict: bool = False) -> LayerResult:
+    """``layer_forward`` on the weights as ``padded_rows(w.T)``."""
     s_in = np.asarray(s_in, dtype=np.int16)
-    B, n_in = s_in.shape
-    if w.shape[1] != n_in:
-        raise ValueError(f"layer fan-in {w.shape[1]} does not match {n_in} inputs")
-    wt = np.ascontiguousarray(w.T.astype(np.int16))               # (N_in, N_out)
-    parts = [crossings(scan(s_in[lo:lo + chunk], wt), theta) for lo in range(0, B, chunk)]
-    spikes = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, w.shape[0]), np.int16)
-    v_cross = np.concatenate([p[1] for p in parts]) if parts else spikes.copy()
-    return LayerResult(spikes, v_cross, final_potentials(s_in, wt))
+    B = len(s_in)
+    n_out = wt_pad.shape[1]
+    spikes = np.empty((B, n_out), np.int16)
+    v_cross = np.empty((B, n_out), wt_pad.dtype)
+    # Samples with similar event counts share a chunk: less padding in the event loop.
+    by_events = np.argsort((s_in < LAST_STEP).sum(axis=1), kind="stable")
+    step = chunk_size(n_out)
+    for lo in range(0, B, step):
+        rows = by_events[lo:lo + step]
+        spikes[rows], v_cross[rows] = crossings(slot_scan(s_in[rows], wt_pad), theta,
+                                                strict=strict)
+    return LayerResult(spikes, v_cross, final_potentials(s_in, wt_pad[:-1]))

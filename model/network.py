@@ -6,6 +6,8 @@ This is what the hardware must reproduce bit for bit. Weights are (out, in) matr
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,19 +46,37 @@ def check_network(weights, thetas) -> list[np.ndarray]:
 
 def forward_times(s_in: np.ndarray, weights, thetas) -> ForwardResult:
     """Run the network on input spike times s_in (B, N0) in 0..256."""
-    ws = check_network(weights, thetas)
+    return run_layers(s_in, check_network(weights, thetas), [int(th) for th in thetas])
+
+
+def run_layers(s_in: np.ndarray, ws: list[np.ndarray], thetas: list[int]) -> ForwardResult:
+    """``forward_times`` on weights already checked by ``check_network``."""
     spikes, s = [], s_in
     for w, th in zip(ws, thetas):
-        r = layer_forward(s, w, int(th))
+        r = layer_forward(s, w, th)
         spikes.append(r.spikes)
         s = r.spikes
     return ForwardResult(spikes, r.v_cross, r.v_final, decide(r.spikes, r.v_cross, r.v_final))
 
 
-def forward(images: np.ndarray, weights, thetas, batch: int = 2000) -> ForwardResult:
-    """Run the network on uint8 images (B, N0), in batches."""
-    parts = [forward_times(encode_latency(images[i:i + batch]), weights, thetas)
-             for i in range(0, len(images), batch)]
+def default_threads() -> int:
+    """One worker per CPU, at most 4."""
+    return min(4, os.cpu_count() or 1)
+
+
+def forward(images: np.ndarray, weights, thetas, batch: int = 1000,
+            threads: int | None = None) -> ForwardResult:
+    """Run the network on uint8 images (B, N0), in batches spread over ``threads`` worker
+    threads (default: one per CPU, at most 4; NumPy releases the GIL in the heavy loops)."""
+    threads = threads or default_threads()
+    ws, ths = check_network(weights, thetas), [int(th) for th in thetas]
+    run = lambda i: run_layers(encode_latency(images[i:i + batch]), ws, ths)  # noqa: E731
+    starts = range(0, len(images), batch)
+    if threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(run, starts))
+    else:
+        parts = [run(i) for i in starts]
     return concat_results(parts)
 
 

@@ -16,28 +16,21 @@ import numpy as np
 
 from .decision import decide
 from contract.numerics import encode_latency
-from .layer import LayerResult, crossings, final_potentials, scan
+from .layer import LayerResult, layer_forward
 from .network import ForwardResult, concat_results
 
 V_SCALE = 1024.0   # fixed-point scale for the decision's potential tie-break
 
 
-def real_layer_forward(s_in: np.ndarray, w: np.ndarray, threshold: float,
-                       chunk: int = 256) -> LayerResult:
+def real_layer_forward(s_in: np.ndarray, w: np.ndarray, threshold: float) -> LayerResult:
     """Spike times of one real-valued layer. s_in (B, N_in) in 0..256; w (N_out, N_in) float.
 
     Returned v_cross / v_final are float32 (unlike the integer layer).
     """
-    s_in = np.asarray(s_in, dtype=np.int16)
-    B, n_in = s_in.shape
     w = np.asarray(w, np.float32)
-    if w.ndim != 2 or w.shape[1] != n_in:
-        raise ValueError(f"weights of shape {w.shape} do not match {n_in} inputs")
-    wt = np.ascontiguousarray(w.T)                                   # (N_in, N_out)
-    parts = [crossings(scan(s_in[lo:lo + chunk], wt), threshold, strict=True)
-             for lo in range(0, B, chunk)]
-    return LayerResult(np.concatenate([p[0] for p in parts]),
-                       np.concatenate([p[1] for p in parts]), final_potentials(s_in, wt))
+    if w.ndim != 2 or w.shape[1] != np.shape(s_in)[1]:
+        raise ValueError(f"weights of shape {w.shape} do not match {np.shape(s_in)[1]} inputs")
+    return layer_forward(s_in, w, threshold, strict=True, dtype=np.float32)
 
 
 def fixed_point(v: np.ndarray) -> np.ndarray:

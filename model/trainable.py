@@ -2,15 +2,25 @@
 the per-layer threshold scales fact (theta = floor(thr / fact) + 1)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from contract.numerics import SILENT, encode_latency
 
 from .checkpoint import binarize, theta_from_fact
 from .decision import accuracy, decide
-from .layer import layer_forward
+from .layer import layer_from_rows
 from .network import ForwardResult
 from .realvalued import real_forward_times, real_layer_forward
+
+
+@dataclass
+class Signs:
+    """The forward's binary weights, once per step for every worker thread."""
+    wb: list[np.ndarray]          # (N_out, N_in) int8 +-1 per layer
+    wf: list                      # float32 copies for the backward (None for layer 0)
+    wt_pad: list[np.ndarray]      # (N_in + 1, N_out) int16, transposed, zero row appended
 
 
 class Net:
@@ -52,16 +62,26 @@ class Net:
     def binary(self) -> list[np.ndarray]:
         return [binarize(w) for w in self.W]
 
-    def layers(self, s_in: np.ndarray):
+    def signs(self) -> Signs:
+        wb = self.binary()
+        wt_pad = []
+        for w in wb:
+            rows = np.zeros((w.shape[1] + 1, w.shape[0]), np.int16)
+            rows[:-1] = w.T
+            wt_pad.append(rows)
+        return Signs(wb, [None] + [w.astype(np.float32) for w in wb[1:]], wt_pad)
+
+    def layers(self, s_in: np.ndarray, signs: Signs | None = None):
         """Per-layer LayerResults on input spike times (B, N0): the integer contract
         (binarize(W), theta) or, with real=True, the real-valued S4NN forward."""
         out, s = [], s_in
-        bins = None if self.real else self.binary()
+        if not self.real:
+            signs = signs or self.signs()
         for l in range(len(self.W)):
             if self.real:
                 r = real_layer_forward(s, self.W[l], self.thr / self.fact[l])
             else:
-                r = layer_forward(s, bins[l], self.thetas[l])
+                r = layer_from_rows(s, signs.wt_pad[l], self.thetas[l])
             out.append(r)
             s = r.spikes
         return out

@@ -119,7 +119,7 @@ CASES = [
     Case("train-val-size-0", T, ("--val-size", "0"), ("--val-size 0",)),
     Case("train-shift-too-large", T, ("--shift", "40"), ("--shift 40",)),
     Case("train-theta-0", T, ("--theta", "0"), ("theta",)),
-    Case("train-theta-above-fan-in", T, ("--hidden", "16"), ("--theta", "theta[1] = 40", "1..16")),
+    Case("train-theta-above-fan-in", T, ("--hidden", "16", "--theta", "20", "40"), ("--theta", "theta[1] = 40", "1..16")),
     Case("train-epochs-not-a-number", T, ("--epochs", "x"), ("argument --epochs",)),
     Case("train-unknown-rule", T, ("--rule", "hebb"), ("argument --rule",)),
     Case("train-real-with-decision-rule", T, ("--real",), ("--real",)),

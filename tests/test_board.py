@@ -1,6 +1,6 @@
 """The board's serial link in amaranth.sim: host frames in on the rx pin, replies off tx.
 
-Uses a stand-in core (tests/test_board_standin.py) so the plumbing is checked on its own;
+Uses a stand-in core (tests/board_standin.py) so the plumbing is checked on its own;
 tests/test_board_core.py repeats the check with the real BS4NNCore and golden vectors.
 """
 
@@ -9,8 +9,8 @@ import pytest
 
 from hdl import protocol as P
 from hdl.board import SerialLink
-from hdl.host import Client, SimTransport
-from tests.test_board_standin import StandInCore, expected
+from hdl.link_client import Client, SimTransport
+from tests.board_standin import StandInCore, expected
 
 DIV = 4
 

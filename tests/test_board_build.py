@@ -1,4 +1,4 @@
-"""hdl.build: board list, unknown boards, the fit check and the build plan (no tools run)."""
+"""hdl.build and its parts (boards, fit, reports): board list, unknown boards, the fit check and the build plan (no tools run)."""
 
 import random
 from types import SimpleNamespace
@@ -6,11 +6,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from hdl import boards, fit, reports
 from hdl import build as B
 
 
 def small_net(widths=(64, 32, 10), thetas=(6, 3), seed=0):
-    """An artifact-like object (what export.artifacts.load_artifacts returns, in miniature)."""
+    """An artifact-like object (what contract.artifacts.load_artifacts returns, in miniature)."""
     rng = random.Random(seed)
     words = [[rng.getrandbits(widths[l + 1]) for _ in range(widths[l])]
              for l in range(len(widths) - 1)]
@@ -32,43 +33,49 @@ def test_list_and_unknown_board(capsys):
     assert "unknown board 'de10nano'" in err and "icebreaker" in err
 
 
+def test_missing_artifacts_is_one_error_line(tmp_path, capsys):
+    assert B.main(["--board", "arty", "--artifacts", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "none" in err
+
+
 def test_fit_check():
     authors = small_net((784, 600, 10), (25, 12))
-    arty = B.BOARDS["arty"]
-    params = B.board_core_params(arty, authors, {})
-    ok, lines = B.fit_check(authors, params, arty, arty.event_capacity, arty.image_capacity)
-    assert ok and any("17 BRAM36" in l for l in lines)     # SPEC section 8: 17 BRAM36
+    arty = boards.BOARDS["arty"]
+    params = boards.board_core_params(arty, authors, {})
+    ok, lines = fit.fit_check(authors, params, arty, arty.event_capacity, arty.image_capacity)
+    assert ok and any("17 BRAM36" in l for l in lines)     # the 784 x 600 layer-0 ROM
     assert any("block RAM total      20 / 50" in l for l in lines)
     assert any("360 in 90 DSP slices" in l for l in lines)
-    ok, lines = B.fit_check(authors, {}, B.BOARDS["icebreaker"], 512, 16)
+    ok, lines = fit.fit_check(authors, {}, boards.BOARDS["icebreaker"], 512, 16)
     assert not ok and any("DOES NOT FIT" in l for l in lines)
     small = small_net((784, 64, 10), (25, 3))
-    ok, _ = B.fit_check(small, {}, B.BOARDS["icebreaker"], 512, 16)
+    ok, _ = fit.fit_check(small, {}, boards.BOARDS["icebreaker"], 512, 16)
     assert ok
-    assert B.bram_blocks("xc7", 784, 600) == 17
-    assert B.bram_blocks("ice40", 784, 64) == 16
+    assert fit.bram_blocks("xc7", 784, 600) == 17
+    assert fit.bram_blocks("ice40", 784, 64) == 16
 
 
 def test_board_core_params():
     authors = small_net((784, 600, 10), (25, 12))
-    arty = B.BOARDS["arty"]
-    p = B.board_core_params(arty, authors, {})
+    arty = boards.BOARDS["arty"]
+    p = boards.board_core_params(arty, authors, {})
     assert p == {"tree_counter": 6, "tree_levels": 4, "dsp_neurons": 360}
-    assert B.board_core_params(arty, authors, {"lanes": 300})["dsp_neurons"] == 0
-    assert B.board_core_params(arty, authors, {"tree_levels": None})["tree_levels"] is None
-    assert B.board_core_params(arty, small_net((40, 10, 2), (2, 1)), {})["dsp_neurons"] == 8
-    assert B.board_core_params(B.BOARDS["ulx3s"], authors, {}).get("dsp_neurons", 0) == 0
+    assert boards.board_core_params(arty, authors, {"lanes": 300})["dsp_neurons"] == 0
+    assert boards.board_core_params(arty, authors, {"tree_levels": None})["tree_levels"] is None
+    assert boards.board_core_params(arty, small_net((40, 10, 2), (2, 1)), {})["dsp_neurons"] == 8
+    assert boards.board_core_params(boards.BOARDS["ulx3s"], authors, {}).get("dsp_neurons", 0) == 0
 
 
 def test_refuses_what_does_not_fit(tmp_path):
     big = small_net((784, 600, 10))
-    r = B.build(B.BOARDS["icebreaker"], big, out=tmp_path, run_tools=False, log=lambda *_: None)
+    r = B.build(boards.BOARDS["icebreaker"], big, out=tmp_path, run_tools=False, log=lambda *_: None)
     assert not r["fits"] and "plan" not in r
     assert not any(tmp_path.iterdir())
 
 
 def test_arty_plan_written(tmp_path):
-    r = B.build(B.BOARDS["arty"], small_net(), out=tmp_path, run_tools=False,
+    r = B.build(boards.BOARDS["arty"], small_net(), out=tmp_path, run_tools=False,
                 log=lambda *_: None)
     assert r["fits"]
     for f in ("bs4nn.v", "bs4nn.xdc", "bs4nn.tcl", "build_bs4nn.sh"):
@@ -86,18 +93,27 @@ def test_nextpnr_report_parser(tmp_path):
                    "Info: \t        MULT18X18D:     0/   156     0%\n\n"
                    "Info: Max frequency for clock '$glbnet$clk': 87.65 MHz (PASS at 25.00 MHz)\n"
                    "Info: Max frequency for clock '$glbnet$clk': 101.20 MHz (PASS at 100.00 MHz)\n")
-    util, fmax = B.nextpnr_report(log)
+    util, fmax = reports.nextpnr_report(log)
     assert ("TRELLIS_COMB", 1234, 83640) in util and ("DP16KD", 40, 208) in util
     assert fmax == [("$glbnet$clk", 101.2, "PASS", 100.0)]
 
 
+def test_xc7_cell_counts():
+    cells = {"LUT6": 10, "INV": 2, "RAM64X1D": 3, "FDRE": 7, "FDSE": 1, "RAMB36E1": 2,
+             "RAMB18E1": 3, "DSP48E1": 4, "CARRY4": 5, "MUXF7": 6, "MUXF8": 1, "BUFG": 1}
+    u = reports.xc7_utilisation(cells)
+    assert u == {"LUT": 12, "LUTRAM": 6, "FF": 8, "BRAM36": 3.5, "DSP": 4, "CARRY4": 5,
+                 "MUXF7/8": 7}
+
+
 def test_ulx3s_plan_has_pll(tmp_path):
-    r = B.build(B.BOARDS["ulx3s"], small_net(), out=tmp_path, run_tools=False, clock=100_000_000,
+    r = B.build(boards.BOARDS["ulx3s"], small_net(), out=tmp_path, run_tools=False, clock=100_000_000,
                 log=lambda *_: None)
+    assert r["fits"]
     il = (tmp_path / "bs4nn.il").read_text()          # the Lattice flow reads RTLIL
     assert "EHXPLLL" in il and "CLKFB_DIV" in il
     assert (tmp_path / "build_bs4nn.sh").is_file() and (tmp_path / "bs4nn.lpf").is_file()
     assert "--freq 100" in (tmp_path / "build_bs4nn.sh").read_text()
     with pytest.raises(ValueError, match="multiple"):
-        B.build(B.BOARDS["ulx3s"], small_net(), out=tmp_path / "x", run_tools=False,
+        B.build(boards.BOARDS["ulx3s"], small_net(), out=tmp_path / "x", run_tools=False,
                 clock=90_000_000, log=lambda *_: None)

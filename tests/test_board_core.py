@@ -2,36 +2,39 @@
 
 The host's code (hdl/host.py Client) encodes the frames, the simulated UART carries them bit
 by bit at a 4-cycle divisor, and every RESULT is compared with model.network.forward_times:
-single RUN frames, a LOAD + BATCH throughput run, and malformed frames in between.
+single RUN frames, a LOAD + BATCH throughput run, malformed frames in between, and the
+golden vectors of an artifact directory exported here from a small random network.
 """
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from contract.artifacts import load_artifacts
+from contract.numerics import LAST_STEP
+from export import weights as exporter
 from hdl import protocol as P
 from hdl.board import SerialLink
 from hdl.core import BS4NNCore, CoreNetwork
-from hdl.host import Client, SimTransport, check_result, golden_results, run_check
+from hdl.host import check_result, golden_results, run_check
+from hdl.link_client import Client, SimTransport
+from model.checkpoint import Checkpoint
 from model.network import forward_times
 
 DIV = 4
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def random_case(seed, widths=(64, 32, 10), thetas=(6, 3), n_images=4):
     rng = np.random.default_rng(seed)
     ws = [rng.choice(np.array([-1, 1], np.int8), size=(widths[l + 1], widths[l]))
           for l in range(len(widths) - 1)]
-    s = np.full((n_images, widths[0]), 255, np.int16)
+    s = np.full((n_images, widths[0]), LAST_STEP, np.int16)        # zero pixels
     for k in range(n_images):
         active = rng.random(widths[0]) < rng.uniform(0.1, 0.5)
-        s[k, active] = rng.integers(0, 255, active.sum())
+        s[k, active] = rng.integers(0, LAST_STEP, active.sum())
     events = []
-    for row in s:
-        order = [int(i) for i in np.lexsort((np.arange(len(row)), row)) if row[i] < 255]
-        events.append(([int(row[i]) for i in order], order) if order else ([255], [0]))
+    for row in s:          # events sorted by (time, address); zero pixels send none
+        order = [int(i) for i in np.lexsort((np.arange(len(row)), row)) if row[i] < LAST_STEP]
+        events.append(([int(row[i]) for i in order], order) if order else ([LAST_STEP], [0]))
     gold = forward_times(s, ws, list(thetas))
     d = gold.decision
     vectors = {"label": d.label, "step": d.step, "tie": d.tie, "no_spike": d.no_spike,
@@ -47,7 +50,7 @@ def make_client(ws, thetas, lanes=None):
     return Client(tr), tr
 
 
-@pytest.mark.parametrize("lanes", [None, pytest.param(8, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("lanes", [None, 8])
 def test_run_and_batch_match_golden(lanes):
     ws, thetas, events, gold = random_case(3 + (lanes or 0))
     client, _ = make_client(ws, thetas, lanes)
@@ -66,7 +69,6 @@ def test_run_and_batch_match_golden(lanes):
     assert done.cycles <= sum(r.cycles for r in results) + sum(len(t) for t, _ in events) * 4 + 10 * len(events)
 
 
-@pytest.mark.slow
 def test_malformed_frames_between_images():
     ws, thetas, events, gold = random_case(11, n_images=2)
     client, tr = make_client(ws, thetas)
@@ -83,18 +85,28 @@ def test_malformed_frames_between_images():
     assert check_result(gold, 0, client.run(*events[0])) == []
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["ice64"])
-def test_artifact_vectors(name):
-    """Golden vectors of an exported artifact directory (artifacts/<name>, if present)."""
-    from contract.artifacts import load_artifacts
-    path = ROOT / "artifacts" / name
-    if not (path / "manifest.json").exists():
-        pytest.skip(f"{path} not exported")
-    art = load_artifacts(path)
+@pytest.fixture(scope="module")
+def small_artifacts(tmp_path_factory, data_dir):
+    """A random 784-32-10 network exported with 3 MNIST golden vectors (fixed seed)."""
+    d = tmp_path_factory.mktemp("board_core")
+    rng = np.random.default_rng(5)
+    widths = (784, 32, 10)
+    latent = [rng.standard_normal((widths[l + 1], widths[l])).astype(np.float32)
+              for l in range(len(widths) - 1)]
+    Checkpoint(latent, np.ones(len(latent)), {"mode": "binary", "thr": [100.0, 100.0],
+                                              "theta": [8, 2], "dataset": "mnist"}).save(d / "net.npz")
+    args = [d / "net.npz", "--out", d / "art", "--vectors", 3, "--data-dir", data_dir, "--quiet"]
+    assert exporter.main([str(a) for a in args]) == 0
+    return load_artifacts(d / "art")
+
+
+def test_artifact_vectors(small_artifacts):
+    """An exported artifact directory's golden vectors, RUN one by one and as a batch."""
+    art = small_artifacts
     core = BS4NNCore(art, debug_port=False)
     dut = SerialLink(core, divisor=DIV, n_in=art.widths[0], event_capacity=1024,
                      image_capacity=4)
     client = Client(SimTransport(dut, divisor=DIV, max_cycles=2_000_000))
-    s = run_check(client, art.vectors, art.n_layers, 4, log=lambda *_: None)
+    s = run_check(client, art, 3, log=lambda *_: None)
+    assert s["images"] == 3
     assert s["mismatches"] == []

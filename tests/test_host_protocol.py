@@ -76,10 +76,17 @@ def test_golden_check_early_mode():
 
 def test_serial_transport_loopback():
     """pyserial's loop:// echoes what is written: a RESULT frame comes back decoded."""
-    from hdl.host import Client, SerialTransport
+    from hdl.link_client import Client, SerialTransport
     r = P.Result(label=3, step=17, tie=False, no_spike=True, cycles=99, times=(18,) * 10)
     client = Client(SerialTransport("loop://", 115_200, timeout=0.5))
     client.send(b"\x00" + P.encode_result(r))
     assert client.reply() == r
     with pytest.raises(TimeoutError):
         client.reply()
+
+
+def test_cli_refuses_missing_artifacts(tmp_path, capsys):
+    from hdl.host import main
+    assert main([str(tmp_path / "none"), "--port", "sim"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "none" in err

@@ -212,3 +212,27 @@ def test_command_line_is_built_from_the_config():
     with pytest.raises(SystemExit) as exc:
         p.parse_args(["--no-spike", "never"])
     assert exc.value.code == 2
+
+
+def test_default_thresholds_follow_fan_in():
+    from model.config import default_adam_lr, fan_in_thetas
+    assert fan_in_thetas([784, 600, 10]) == [20, 40]            # the tuned network unchanged
+    assert TrainConfig().resolved().theta == [20, 40]
+    assert TrainConfig().resolved().lr == 5e-3
+    small = TrainConfig(hidden=[64]).resolved()
+    assert small.theta == [20, 9] and small.lr == pytest.approx(5e-3 * (600 / 64) ** 0.5)
+    assert fan_in_thetas([784, 4, 10]) == [20, 1]                # never below 1
+    assert TrainConfig(hidden=[64], theta=[20, 40]).resolved().theta == [20, 40]
+    assert default_adam_lr([1000]) == 5e-3
+
+
+def test_activity_warnings():
+    from model.loop import activity_warnings
+    quiet = {"mean_spikes": [100.0, 0.8], "no_spike": 10, "n": 100}
+    assert activity_warnings(quiet, [784, 600, 10]) == []
+    bad = {"mean_spikes": [590.0, 0.0], "no_spike": 100, "n": 100}
+    lines = activity_warnings(bad, [784, 600, 10])
+    assert len(lines) == 3
+    assert "layer 0 (600 neurons) is saturated" in lines[0]
+    assert "layer 1 (10 neurons) is silent" in lines[1]
+    assert "100% of the validation images" in lines[2]

@@ -71,9 +71,10 @@ def backward(W, s_in: np.ndarray, layers, y: np.ndarray, gamma: int, no_spike: s
     return dWs, dfs, loss
 
 
-def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg):
-    """One batch slice: (dW per layer, dfact per layer, summed loss, correct decisions)."""
-    layers = net.layers(s_in)
+def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
+    """One batch slice: (dW per layer, dfact per layer, summed loss, correct decisions).
+    ``signs``: ``net.signs()`` when the caller already has them."""
+    layers = net.layers(s_in, signs)
     r = layers[-1]
     vc, vf = (fixed_point(r.v_cross), fixed_point(r.v_final)) if net.real else (r.v_cross, r.v_final)
     correct = int((decide(r.spikes, vc, vf).label == y).sum())

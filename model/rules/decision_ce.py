@@ -23,7 +23,7 @@ import numpy as np
 
 from contract.numerics import SILENT, T
 
-from ..layer import crossings, peak_before, scan
+from ..layer import crossings, peak_before, slot_scan
 from .temporal_grad import grad_sparse_inputs
 
 
@@ -38,15 +38,15 @@ def surrogate(m: np.ndarray, theta: int, width: float) -> np.ndarray:
     return np.maximum(0.0, 1.0 - np.abs(m - (theta - 0.5)) / width) / width
 
 
-def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg):
+def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
     """One batch slice: (dW per layer, dfact (zeros: thresholds are fixed), summed loss,
-    correct decisions)."""
-    wb = net.binary()
+    correct decisions). ``signs``: ``net.signs()`` when the caller already has them."""
+    signs = signs or net.signs()
     thetas = net.thetas
-    L = len(wb)
+    L = len(signs.wb)
     scans, spikes, s = [], [], s_in
     for l in range(L):
-        sc = scan(s, np.ascontiguousarray(wb[l].T.astype(np.int16)))
+        sc = slot_scan(s, signs.wt_pad[l])
         spk, _ = crossings(sc, thetas[l])
         scans.append(sc)
         spikes.append(spk)
@@ -54,7 +54,7 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg):
     t_star = decision_step(spikes[-1])                               # (B,)
     below = spikes[-2] if L > 1 else s_in
     a = (below <= t_star[:, None]).astype(np.float32)                # (B, N_{L-1})
-    v = a @ wb[-1].T.astype(np.float32)                              # V(t*) (B, N_out)
+    v = a @ signs.wf[-1].T                                           # V(t*) (B, N_out)
     z = v / cfg.tau
     z -= z.max(axis=1, keepdims=True)
     p = np.exp(z)
@@ -67,7 +67,7 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg):
     g /= cfg.tau                                                     # dL/dV(t*)
     dWs = [None] * L
     dWs[-1] = g.T @ a
-    delta = g @ wb[-1].astype(np.float32)                            # dL/da, layer L-2
+    delta = g @ signs.wf[-1]                                         # dL/da, layer L-2
     for l in range(L - 2, -1, -1):
         ref = t_star - (L - 2 - l)                                   # a_j = [h_j <= ref]
         peak, step, valid = peak_before(scans[l], ref - 1)
@@ -77,5 +77,5 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg):
         # sum_b d_bj [s_in_bi <= step_bj]: the strict product with step + 1.
         dWs[l] = grad_sparse_inputs(inputs, np.where(valid, step + 1, 0).astype(np.int16), d)
         if l > 0:
-            delta = d @ wb[l].astype(np.float32)
+            delta = d @ signs.wf[l]
     return dWs, np.zeros(L), loss, correct

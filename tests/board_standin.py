@@ -1,10 +1,8 @@
-"""(No tests here: shared by test_board*.py and test_host*.py.)
-
-A stand-in with BS4NNCore's ports (docs/core.md) and a trivial, predictable behaviour.
+"""A stand-in with BS4NNCore's ports (docs/core.md) and a trivial, predictable behaviour.
 
 It lets the UART/protocol/board plumbing be tested without the real core: every image's
 result is a function of its events that ``expected`` computes in Python. It stalls
-``i_event`` one cycle in three, so the player's handshake is exercised.
+``i_event`` one cycle in four, so the player's handshake is exercised.
 """
 
 from amaranth import Module, Mux, Signal
