@@ -45,11 +45,14 @@ class CounterHarness(Elaboratable):
         Counters per group (``n``: registers; fewer: a LUT-RAM of ``ceil(n / lanes)`` groups).
     registered : bool
         The ROM register stage in front of the counters (``rom_reg``).
+    contract : bool
+        Assume the event contract (False: the counters must be seen to overflow, which
+        shows that the assertions can fail).
     """
 
     def __init__(self, *, n: int, fan_in: int, lanes: int | None = None,
-                 registered: bool = False):
-        self.n, self.fan_in = n, fan_in
+                 registered: bool = False, contract: bool = True):
+        self.n, self.fan_in, self.contract = n, fan_in, contract
         self.lanes = n if lanes is None else lanes
         self.registered = registered
         self.groups = -(-n // self.lanes)
@@ -71,15 +74,16 @@ class CounterHarness(Elaboratable):
                 m.d.sync += a_add.eq(0)
         # The contract: at most fan_in additions per group between clears (accepted ones
         # counted when offered, so a registered one in flight counts too).
-        taken = [Signal(range(fan_in + 1), name=f"taken{g}") for g in range(G)]
+        cap = fan_in if self.contract else fan_in + 2
+        taken = [Signal(range(cap + 1), name=f"taken{g}") for g in range(G)]
         for g in range(G):
             offer = en & add & (group == g)
-            m.d.comb += Assume(~offer | clear | (taken[g] < fan_in))
+            m.d.comb += Assume(~offer | clear | (taken[g] < cap))
             with m.If(clear):
                 m.d.sync += taken[g].eq(0)
             with m.Elif(offer):
                 m.d.sync += taken[g].eq(taken[g] + 1)
-        vbits = len(Const(fan_in)) + 2
+        vbits = len(Const(cap)) + 2
         v = [Signal(signed(vbits), name=f"v{j}") for j in range(n)]
         for j in range(n):
             g, k = divmod(j, lanes)

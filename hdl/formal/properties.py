@@ -14,6 +14,7 @@ import numpy as np
 
 from ..network import CoreNetwork
 from .counters import CounterHarness
+from .frame import FrameHarness
 from .liveness import LivenessHarness
 from .sby import Check
 
@@ -39,6 +40,12 @@ def _liveness(widths, thetas, **core_params):
 _LIVE_432 = _liveness((4, 3, 2), (2, 1))
 
 CHECKS = [
+    # The Arty link: timeout 5,000,000 cycles, by induction; and a short timeout with a cover
+    # that the bound is reached (not vacuous).
+    Check("frame_idle_arty", "prove", 4, lambda: FrameHarness()),
+    Check("frame_idle_short", "prove", 4, lambda: FrameHarness(timeout=12, answer_wait=5)),
+    Check("frame_idle_short_cover", "cover", 20,
+          lambda: FrameHarness(timeout=12, answer_wait=5)),
     Check("counters_regs", "prove", 4,
           lambda: CounterHarness(n=6, fan_in=12)),
     # The register stage and the LUT RAM hide state from induction: BMC past the reachable
