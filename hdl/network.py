@@ -66,7 +66,7 @@ class CoreNetwork:
         if len(thetas) != len(widths) - 1 or len(words) != len(widths) - 1:
             raise ValueError(f"{len(widths) - 1} weight layers but {len(thetas)} thresholds "
                              f"and {len(words)} ROMs")
-        validate_network(list(widths), list(thetas))
+        validate_network(list(widths), list(thetas), where="core network (widths, thresholds)")
         for l, ws in enumerate(words):
             if len(ws) != widths[l]:
                 raise ValueError(f"layer {l} ROM: {len(ws)} words, fan-in is {widths[l]}")
