@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.formal,
                                  reason=f"missing {', '.join(tools_missing())} (.[formal])"),
               pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")]
 
-SLOW = {"counters_lutram"}          # minutes (benchmarks/results/formal.txt)
+SLOW = {"counters_lutram", "liveness_8_4_3_arty"}      # minutes (benchmarks/results/formal.txt)
 
 
 @pytest.mark.parametrize("check", [pytest.param(c, id=c.name, marks=[pytest.mark.slow]
