@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The formal checks of hdl/formal (docs/formal.md) through yowasp-sby and Yices.
 
 Every check of ``hdl.formal.properties.CHECKS`` must pass; those that take minutes are marked

@@ -121,8 +121,8 @@ class LivenessHarness(Elaboratable):
                 m.d.sync += got_result.eq(1)
             with m.If(got_result & (phase == Phase.IDLE)):
                 m.d.sync += age.eq(0)
-        # age k: k cycles after the one the first event was taken in.
-        m.d.comb += [Assert(got_result | res.valid | (age <= self.result_bound)),
+        # age k: k cycles after cycle 0; o_result.valid is up by age result_bound.
+        m.d.comb += [Assert(got_result | res.valid | (age < self.result_bound)),
                      Assert(age <= self.idle_bound)]
         # Not vacuous, and the result bound is tight (cover mode).
         m.d.comb += [Cover(res.valid & ~got_result & (age == self.result_bound)),
