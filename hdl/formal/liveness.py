@@ -14,8 +14,8 @@ its result sink are free (``AnySeq``), constrained only by what the core's contr
 * ``full`` free in every cycle; no reset.
 
 Asserted: ``o_result.valid`` rises at most ``result_bound`` cycles after the cycle an idle
-core takes the image's first event (the cycle model's cycle 0), and the core is back in IDLE (ready for the next image) at most
-``idle_bound`` cycles after it. ``result_bound`` is the cycle model's worst case
+core takes the image's first event (the cycle model's cycle 0), and the core is back in IDLE
+(ready for the next image) at most ``idle_bound`` cycles after it. ``result_bound`` is the cycle model's worst case
 (hdl/cycle_model.py): every input an event, a tie or no-spike decision.
 """
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 from amaranth import *
 from amaranth.asserts import AnySeq
 from amaranth.hdl import Assert, Assume, Cover
-from amaranth.lib import wiring
 
 from ..core import BS4NNCore
 from ..pipeline import Phase
@@ -127,4 +126,3 @@ class LivenessHarness(Elaboratable):
         # Not vacuous, and the result bound is tight (cover mode).
         m.d.comb += [Cover(res.valid & ~got_result & (age == self.result_bound)),
                      Cover((age != 0) & got_result & (phase == Phase.IDLE))]
-        self.age, self.got_result = age, got_result
