@@ -6,7 +6,9 @@
     art.rom_words(0)      # list of python ints, word i = fan-out row of input i, bit j = neuron j
     art.vectors["spikes_1"], art.stress["label"]
 
-Every file named in the manifest is checked (presence, size, sha256) and every ROM is
+Two manifest schemas: ``bs4nn-artifacts/1`` (dense layers only) and ``bs4nn-artifacts/2``
+(each layer has a ``kind``: dense, conv or pool, with its shapes; an unknown kind is
+refused by name). Every file named in the manifest is checked (presence, size, sha256) and every ROM is
 parsed and checked against the manifest's depth and width, and the three ROM formats
 (.mem, .coe, .bin) against each other; any disagreement raises ArtifactError naming the
 file and the field. Vector files are checksummed at load and their arrays' shapes and
@@ -25,10 +27,12 @@ import numpy as np
 
 from .errors import ArtifactError
 from .files import sha256_file
-from .network import NetworkError, validate_network
+from .network import NetworkError, check_layers, fan_in, validate_network
 from .rom import PARSERS, acc_bits, words_to_weights
 
 SCHEMA = "bs4nn-artifacts/1"
+SCHEMA_2 = "bs4nn-artifacts/2"
+SCHEMAS = (SCHEMA, SCHEMA_2)
 MANIFEST = "manifest.json"
 ROM_KINDS = ("mem", "coe", "bin")
 VECTOR_SETS = ("vectors", "stress")
@@ -53,10 +57,17 @@ class Artifacts:
     path: Path
     manifest: dict
     widths: list[int]
-    thetas: list[int]
-    acc_bits: list[int]
-    weights: list[np.ndarray]                    # per layer (fan_out, fan_in) int8 +-1
+    thetas: list[int]                            # per layer (None for pooling)
+    acc_bits: list[int]                          # per layer (None for pooling)
+    weights: list[np.ndarray]                    # per layer: dense (fan_out, fan_in) int8 +-1,
+    #                                              conv (C_out, C_in, K, K), pooling None
     _words: list[list[int]] = field(repr=False, default_factory=list)
+    layers: list[dict] = field(default_factory=list)   # kind, in_shape, out_shape, geometry
+
+    @property
+    def kinds(self) -> list[str]:
+        """Each layer's kind: "dense", "conv" or "pool"."""
+        return [x["kind"] for x in self.layers]
     _cache: dict = field(repr=False, default_factory=dict)
 
     @property
@@ -68,10 +79,12 @@ class Artifacts:
         return list(self._words[l])
 
     def rom_width(self, l: int) -> int:
-        return self.widths[l + 1]
+        """Bits per word: the layer's neurons (dense) or output channels (conv)."""
+        return self.layers[l]["out_shape"][0]
 
     def rom_depth(self, l: int) -> int:
-        return self.widths[l]
+        """Words: the layer's inputs (dense) or kernel offsets C_in * K * K (conv)."""
+        return fan_in(self.layers[l])
 
     def _load_vectors(self, which: str) -> dict[str, np.ndarray]:
         if which not in self._cache:
@@ -159,9 +172,7 @@ def _read_vectors(root: Path, manifest: dict, widths: list[int], which: str) -> 
     return data
 
 
-def load_artifacts(path: str | Path) -> Artifacts:
-    """Load and verify an artifact directory; raises ArtifactError naming file and field."""
-    root = Path(path)
+def _read_manifest(root: Path) -> dict:
     mpath = root / MANIFEST
     if not root.is_dir():
         raise ArtifactError(f"{root}: no such artifact directory")
@@ -171,9 +182,51 @@ def load_artifacts(path: str | Path) -> Artifacts:
         manifest = json.loads(mpath.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{MANIFEST}: not valid JSON ({exc})") from exc
-    if _need(manifest, "schema", MANIFEST) != SCHEMA:
+    if _need(manifest, "schema", MANIFEST) not in SCHEMAS:
         raise ArtifactError(f"{MANIFEST}: field 'schema' is {manifest['schema']!r}, "
-                            f"this reader understands {SCHEMA!r}")
+                            f"this reader understands {' and '.join(map(repr, SCHEMAS))}")
+    return manifest
+
+
+def _layer_descriptions(manifest: dict, widths: list[int], layers: list) -> list[dict]:
+    """Schema 1: dense layers from the widths; schema 2: the layers' own descriptions."""
+    if manifest["schema"] == SCHEMA:
+        return [{"kind": "dense", "in_shape": (a,), "out_shape": (b,)}
+                for a, b in zip(widths[:-1], widths[1:])]
+    for l, lay in enumerate(layers):
+        _need(lay, "kind", f"layers[{l}]")
+    try:
+        return check_layers(layers, widths[0], MANIFEST)
+    except NetworkError as exc:
+        raise ArtifactError(str(exc)) from exc
+
+
+def _read_rom(root: Path, lay: dict, where: str, width: int, depth: int) -> list[int]:
+    """A layer's ROM words, its three formats checked against the manifest and each other."""
+    rom = _need(lay, "rom", where)
+    w, d = _need_int(rom, "width", f"{where}.rom"), _need_int(rom, "depth", f"{where}.rom")
+    if w != width:
+        raise ArtifactError(f"{MANIFEST}: {where}.rom.width {w} != {width}")
+    if d != depth:
+        raise ArtifactError(f"{MANIFEST}: {where}.rom.depth {d} != fan_in {depth}")
+    files = _need(rom, "files", f"{where}.rom")
+    parsed = {}
+    for kind in ROM_KINDS:
+        p = _check_file(root, _need(files, kind, f"{where}.rom.files"),
+                        f"{where}.rom.files.{kind}")
+        parsed[kind] = PARSERS[kind](p, width, depth)
+    for kind in ("coe", "bin"):
+        if parsed[kind] != parsed["mem"]:
+            k = next(i for i, (a, b) in enumerate(zip(parsed[kind], parsed["mem"])) if a != b)
+            raise ArtifactError(f"{files[kind]['name']}: word {k} differs from "
+                                f"{files['mem']['name']} (ROM formats disagree)")
+    return parsed["mem"]
+
+
+def load_artifacts(path: str | Path) -> Artifacts:
+    """Load and verify an artifact directory; raises ArtifactError naming file and field."""
+    root = Path(path)
+    manifest = _read_manifest(root)
     widths = _need(manifest, "widths", MANIFEST)
     layers = _need(manifest, "layers", MANIFEST)
     if (not isinstance(widths, list) or len(widths) < 2
@@ -181,43 +234,48 @@ def load_artifacts(path: str | Path) -> Artifacts:
         raise ArtifactError(f"{MANIFEST}: field 'widths' {widths!r} is not >= 2 positive ints")
     if not isinstance(layers, list) or len(layers) != len(widths) - 1:
         raise ArtifactError(f"{MANIFEST}: field 'layers' must list {len(widths) - 1} layers")
-    thetas = [_need_int(lay, "theta", f"layers[{l}]") for l, lay in enumerate(layers)]
+    descs = _layer_descriptions(manifest, widths, layers)
+    thetas = [None if d["kind"] == "pool" else _need_int(lay, "theta", f"layers[{l}]")
+              for l, (d, lay) in enumerate(zip(descs, layers))]
     try:
-        validate_network(widths, thetas, where=MANIFEST)
+        validate_network(widths, [t for t in thetas if t is not None], where=MANIFEST,
+                         layers=None if manifest["schema"] == SCHEMA else descs)
     except NetworkError as exc:
         raise ArtifactError(str(exc)) from exc
     weights, words_all, accs = [], [], []
-    for l, lay in enumerate(layers):
+    for l, (d, lay) in enumerate(zip(descs, layers)):
         where = f"layers[{l}]"
-        fan_in, fan_out = _need_int(lay, "fan_in", where), _need_int(lay, "fan_out", where)
-        if (fan_in, fan_out) != (widths[l], widths[l + 1]):
-            raise ArtifactError(f"{MANIFEST}: {where} fan_in/fan_out {fan_in}/{fan_out} "
-                                f"disagree with widths {widths}")
+        if d["kind"] == "pool":
+            weights.append(None)
+            words_all.append([])
+            accs.append(None)
+            continue
+        fi = fan_in(d)
+        fan_in_field = _need_int(lay, "fan_in", where)
+        if fan_in_field != fi:
+            raise ArtifactError(f"{MANIFEST}: {where}.fan_in {fan_in_field} != {fi} "
+                                f"({d['kind']} layer of {list(d['in_shape'])} inputs)")
+        if d["kind"] == "dense":
+            fan_out = _need_int(lay, "fan_out", where)
+            if (fi, fan_out) != (widths[l], widths[l + 1]):
+                raise ArtifactError(f"{MANIFEST}: {where} fan_in/fan_out {fi}/{fan_out} "
+                                    f"disagree with widths {widths}")
         ab = _need_int(lay, "acc_bits", where)
-        if ab != acc_bits(fan_in):
-            raise ArtifactError(f"{MANIFEST}: {where}.acc_bits {ab} != ceil(log2({fan_in}+1))+1 "
-                                f"= {acc_bits(fan_in)}")
-        rom = _need(lay, "rom", where)
-        width, depth = _need_int(rom, "width", f"{where}.rom"), _need_int(rom, "depth", f"{where}.rom")
-        if width != fan_out:
-            raise ArtifactError(f"{MANIFEST}: {where}.rom.width {width} != fan_out {fan_out}")
-        if depth != fan_in:
-            raise ArtifactError(f"{MANIFEST}: {where}.rom.depth {depth} != fan_in {fan_in}")
-        files = _need(rom, "files", f"{where}.rom")
-        parsed = {}
-        for kind in ROM_KINDS:
-            fw = f"{where}.rom.files.{kind}"
-            p = _check_file(root, _need(files, kind, f"{where}.rom.files"), fw)
-            parsed[kind] = PARSERS[kind](p, width, depth)
-        for kind in ("coe", "bin"):
-            if parsed[kind] != parsed["mem"]:
-                k = next(i for i, (a, b) in enumerate(zip(parsed[kind], parsed["mem"])) if a != b)
-                raise ArtifactError(f"{files[kind]['name']}: word {k} differs from "
-                                    f"{files['mem']['name']} (ROM formats disagree)")
-        words_all.append(parsed["mem"])
-        weights.append(words_to_weights(parsed["mem"], fan_out))
+        if ab != acc_bits(fi):
+            raise ArtifactError(f"{MANIFEST}: {where}.acc_bits {ab} != ceil(log2({fi}+1))+1 "
+                                f"= {acc_bits(fi)}")
+        width = d["out_shape"][0]
+        words = _read_rom(root, lay, where, width, fi)
+        w = words_to_weights(words, width)
+        if d["kind"] == "conv":
+            k = d["kernel"]
+            w = w.reshape(width, d["in_shape"][0], k, k)
+        words_all.append(words)
+        weights.append(w)
         accs.append(ab)
     vecs = _need(manifest, "vectors", MANIFEST)
     for which in VECTOR_SETS:
         _check_file(root, _need(vecs, which, "vectors"), f"vectors.{which}")
-    return Artifacts(root, manifest, list(widths), thetas, accs, weights, words_all)
+    return Artifacts(root, manifest, list(widths), thetas, accs, weights, words_all,
+                     layers=[dict(d, in_shape=list(d["in_shape"]),
+                                  out_shape=list(d["out_shape"])) for d in descs])

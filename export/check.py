@@ -39,22 +39,32 @@ def read_layers(art_dir: Path) -> tuple[list[dict], dict]:
 def check_dir(ck_path: Path, art_dir: Path) -> list[str]:
     """Re-derive the ROMs from the checkpoint; return the differences (empty = identical)."""
     ck = load_checkpoint(ck_path)
-    weights = check_network(ck.binary_weights, ck.thetas)
+    arch = ck.arch
+    weights = check_network(ck.binary_weights, ck.thetas, ck.conv_arch)
     layers, manifest = read_layers(art_dir)
     problems = []
     try:
         load_artifacts(art_dir)
     except ArtifactError as exc:
         problems.append(f"verification: {exc}")
-    if len(layers) != len(weights):
-        return problems + [f"{MANIFEST}: {len(layers)} layers, checkpoint has {len(weights)}"]
+    if len(layers) != len(arch):
+        return problems + [f"{MANIFEST}: {len(layers)} layers, checkpoint has {len(arch)}"]
     source = manifest.get("source")
     if not isinstance(source, dict) or source.get("sha256") != sha256_file(ck_path):
         problems.append(f"{MANIFEST}: source.sha256 is not this checkpoint's sha256 (note only)")
-    for l, (w, lay) in enumerate(zip(weights, layers)):
+    wl = 0
+    for l, (layer, lay) in enumerate(zip(arch, layers)):
+        if lay.get("kind", "dense") != layer.kind:
+            return problems + [f"layer {l}: kind {lay.get('kind')!r} != checkpoint "
+                               f"{layer.kind!r}"]
+        if layer.kind == "pool":
+            continue
+        w = weights[wl].reshape(len(weights[wl]), -1)
+        theta = ck.thetas[wl]
+        wl += 1
         fan_out, fan_in = w.shape
-        if lay.get("theta") != ck.thetas[l]:
-            problems.append(f"layer {l}: theta {lay.get('theta')} != checkpoint {ck.thetas[l]}")
+        if lay.get("theta") != theta:
+            problems.append(f"layer {l}: theta {lay.get('theta')} != checkpoint {theta}")
         want = weights_to_words(w)
         for kind in ROM_KINDS:
             name = f"layer{l}.{kind}"

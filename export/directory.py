@@ -17,7 +17,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from contract.artifacts import MANIFEST, SCHEMA, ArtifactError, load_artifacts
+from contract.artifacts import MANIFEST, SCHEMA, SCHEMAS, ArtifactError, load_artifacts
 from contract.errors import UsageError
 from contract.files import current_umask, sha256_file
 
@@ -36,7 +36,7 @@ def foreign_entries(out: Path) -> list[str]:
         schema = json.loads((out / MANIFEST).read_text()).get("schema")
     except (OSError, ValueError, AttributeError):
         schema = None
-    return [] if schema == SCHEMA else [f"{MANIFEST} (no {SCHEMA} schema)"]
+    return [] if schema in SCHEMAS else [f"{MANIFEST} (no {SCHEMA} schema)"]
 
 
 def check_target(out: Path, ck_path: Path, force: bool) -> None:

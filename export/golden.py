@@ -12,21 +12,25 @@ import numpy as np
 
 from contract.events import images_to_events
 from contract.numerics import T, encode_latency
+from model.arch import Layer, dense_arch
+from model.conv import conv_rows
 from model.decision import Decision
 from model.network import forward_times
 
 BATCH = 500
 
 
-def run_golden(images: np.ndarray, weights, thetas, progress: bool = False, desc: str = ""):
-    """Full golden forward pass in batches; returns dict of arrays (vector keys minus events)."""
+def run_golden(images: np.ndarray, weights, thetas, progress: bool = False, desc: str = "",
+               arch: list[Layer] | None = None):
+    """Full golden forward pass in batches; returns dict of arrays (vector keys minus events):
+    ``spikes_<l>`` for every layer l of ``arch`` (None: dense layers only)."""
     parts = []
     it = range(0, len(images), BATCH)
     if progress:
         from tqdm import tqdm
         it = tqdm(it, desc=desc, unit="batch", total=len(it), file=sys.stderr, leave=False)
     for lo in it:
-        r = forward_times(encode_latency(images[lo:lo + BATCH]), weights, thetas)
+        r = forward_times(encode_latency(images[lo:lo + BATCH]), weights, thetas, arch)
         d = r.decision
         part = {f"spikes_{l}": s.astype(np.int16) for l, s in enumerate(r.spikes)}
         part.update(label=d.label.astype(np.int16), step=d.step.astype(np.int16),
@@ -44,12 +48,34 @@ def decision_view(g: dict) -> Decision:
     return Decision(g["label"], g["step"], g["tie"], g["no_spike"], g["winners"])
 
 
-def potential_extremes(images: np.ndarray, spikes: list[np.ndarray], weights) -> tuple:
-    """Per image and layer, min and max over t in 0..255 of any neuron's V(t) -> (N, L) int16."""
-    n, L = len(images), len(weights)
+def connection_matrices(weights, arch: list[Layer] | None = None) -> list:
+    """Per layer: the (N_out, N_in) matrix of +-1 (0: no connection) every layer applies,
+    conv layers expanded over positions (docs/numerics.md, "Convolution"); None for pooling."""
+    if arch is None:
+        arch = dense_arch([weights[0].shape[1]] + [w.shape[0] for w in weights])
+    out, it = [], iter(weights)
+    for layer in arch:
+        if layer.kind == "pool":
+            out.append(None)
+        elif layer.kind == "conv":
+            out.append(conv_rows(next(it), layer, np.int8)[:-1].T)
+        else:
+            out.append(np.asarray(next(it)))
+    return out
+
+
+def potential_extremes(images: np.ndarray, spikes: list[np.ndarray], weights,
+                       arch: list[Layer] | None = None) -> tuple:
+    """Per image and layer, min and max over t in 0..255 of any neuron's V(t) -> (N, L) int16
+    (0 for a pooling layer, which has no potential)."""
+    mats = connection_matrices(weights, arch)
+    n, L = len(images), len(mats)
     vmin, vmax = np.zeros((n, L), np.int16), np.zeros((n, L), np.int16)
     s_in = encode_latency(images)
-    for l, w in enumerate(weights):
+    for l, w in enumerate(mats):
+        if w is None:
+            s_in = spikes[l]
+            continue
         wt = w.T.astype(np.int32)
         for b in range(n):
             acc = np.zeros((T + 1, w.shape[0]), np.int32)

@@ -2,13 +2,15 @@
 
 Each case names why it is there (docs/artifacts.md, "Stress cases"): empty and saturated
 images, accumulator extremes of layer 0, no output spike, ties broken by potential and by
-index (docs/numerics.md, "Ties", "No-spike fallback"), the latest decision.
+index (docs/numerics.md, "Ties", "No-spike fallback"), the latest decision; for conv
+networks also the cases of export/stress_conv.py.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from export.golden import run_golden
+from export.golden import connection_matrices, run_golden
+from export.stress_conv import conv_cases
 
 
 def _first(mask: np.ndarray):
@@ -22,9 +24,11 @@ def _equal_v_ties(g: dict) -> np.ndarray:
     return g["tie"] & ((big == big.max(axis=1, keepdims=True)).sum(axis=1) > 1)
 
 
-def build_stress(weights, thetas, test_images, test_labels, g_test: dict, seed: int = 0):
-    """Hand-built edge cases -> (images (S, N0) uint8, labels (S,), cases list of dicts)."""
-    n0 = weights[0].shape[1]
+def build_stress(weights, thetas, test_images, test_labels, g_test: dict, seed: int = 0,
+                 arch=None):
+    """Hand-built edge cases -> (images (S, N0) uint8, labels (S,), cases list of dicts).
+    ``arch``: the layers of a network with conv or pool layers (None: dense)."""
+    n0 = test_images.shape[1]
     rng = np.random.default_rng(seed)
     cases: list[tuple[str, np.ndarray, int, str]] = []
 
@@ -41,14 +45,16 @@ def build_stress(weights, thetas, test_images, test_labels, g_test: dict, seed: 
     # Accumulator extremes of layer 0: light exactly the inputs of the neuron with the most
     # +1 (or -1) weights, so its V reaches +(# of +1) (or -(# of -1)); that is +-fan_in when
     # the row is all one sign.
-    w0 = weights[0]
-    pos = (w0 > 0).sum(axis=1)
-    j = int(pos.argmax())
-    add("vmax_layer0", np.where(w0[j] > 0, 255, 0),
-        why=f"neuron {j} of layer 0 reaches V = +{int(pos[j])} (fan_in {n0}) at step 0")
-    j = int((n0 - pos).argmax())
-    add("vmin_layer0", np.where(w0[j] < 0, 255, 0),
-        why=f"neuron {j} of layer 0 reaches V = -{int(n0 - pos[j])} (fan_in {n0}) at step 0")
+    w0 = connection_matrices(weights, arch)[0]
+    if w0 is not None:
+        pos, neg = (w0 > 0).sum(axis=1), (w0 < 0).sum(axis=1)
+        fan = int(np.abs(w0).sum(axis=1).max())
+        j = int(pos.argmax())
+        add("vmax_layer0", np.where(w0[j] > 0, 255, 0),
+            why=f"neuron {j} of layer 0 reaches V = +{int(pos[j])} (fan_in {fan}) at step 0")
+        j = int(neg.argmax())
+        add("vmin_layer0", np.where(w0[j] < 0, 255, 0),
+            why=f"neuron {j} of layer 0 reaches V = -{int(neg[j])} (fan_in {fan}) at step 0")
     add("random_dense", rng.integers(1, 256, n0), why="every pixel > 0 at a random step (max events)")
     # From the test set (labels known): no output spike, ties with different and with equal
     # crossing potentials, the latest decision.
@@ -66,15 +72,21 @@ def build_stress(weights, thetas, test_images, test_labels, g_test: dict, seed: 
     add("latest_decision_test", test_images[i], test_labels[i],
         f"test image with the latest output spike, step {int(g_test['step'][i])} (test index {i})")
     need = {"tie_test", "tie_equal_v_test"} - {c[0] for c in cases}
-    for name, img in _search_ties(weights, thetas, test_images, rng, need):
+    for name, img in _search_ties(weights, thetas, test_images, rng, need, arch=arch):
         add(name, img, -1, "searched (perturbed / random) image with a tie")
+    if arch is not None:
+        for name, img, label, why in conv_cases(weights, thetas, arch,
+                                                np.stack([c[1] for c in cases]),
+                                                [c[0] for c in cases], test_images, g_test):
+            add(name, img, label, why)
     images = np.stack([c[1] for c in cases])
     labels = np.array([c[2] for c in cases], np.int16)
     meta = [{"index": k, "case": c[0], "why": c[3]} for k, c in enumerate(cases)]
     return images, labels, meta
 
 
-def _search_ties(weights, thetas, test_images, rng, need: set[str], rounds: int = 8):
+def _search_ties(weights, thetas, test_images, rng, need: set[str], rounds: int = 8,
+                 arch=None):
     """Ties the test set lacks: search perturbed test images, then random ones.
 
     Yields (case name, image) for each of ``need`` found within ``rounds`` rounds.
@@ -88,7 +100,7 @@ def _search_ties(weights, thetas, test_images, rng, need: set[str], rounds: int 
             cand = np.clip(base + rng.integers(-40, 41, base.shape), 0, 255).astype(np.uint8)
         else:
             cand = (rng.integers(0, 256, base.shape) * (rng.random(base.shape) < 0.2)).astype(np.uint8)
-        g = run_golden(cand, weights, thetas)
+        g = run_golden(cand, weights, thetas, arch=arch)
         eq = _equal_v_ties(g)
         for name, mask in (("tie_test", g["tie"] & ~eq), ("tie_equal_v_test", eq)):
             i = _first(mask)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.artifacts import MANIFEST, ROM_KINDS, SCHEMA, vector_spec
+from contract.artifacts import MANIFEST, ROM_KINDS, SCHEMA, SCHEMA_2, vector_spec
 from contract.numerics import SILENT, T
 from contract.rom import (acc_bits, bin_bytes, bytes_per_word, coe_text, hex_digits, mem_text,
                           weights_to_words)
@@ -23,6 +23,7 @@ from export.golden import decision_view, potential_extremes, run_golden, vector_
 from export.stress import build_stress
 from contract.files import sha256_file
 from contract.network import validate_network
+from model.arch import dense_arch
 from model.checkpoint import load_checkpoint
 from model.data import load as load_dataset
 from model.decision import accuracy
@@ -30,6 +31,11 @@ from model.network import check_network
 
 BIT_ORDER = ("word i (address i, 0-based) = fan-out row of pre-synaptic input i; bit j "
              "(value 2^j) = weight from input i to neuron j")
+CONV_BIT_ORDER = ("word f = c_in * K * K + ky * K + kx (address f, 0-based) = the kernel "
+                  "bits of offset (c_in, ky, kx); bit c (value 2^c) = weight of output "
+                  "channel c; an input event (c_in, y, x) reads the K * K words of c_in and "
+                  "adds word (ky, kx) to output position ((y + P - ky) / S, (x + P - kx) / S) "
+                  "where that is a whole number inside the map")
 BIT_MEANING = {"1": 1, "0": -1}
 ENCODING = {
     "T": T, "silent": SILENT,
@@ -75,10 +81,20 @@ def file_entry(name: str, data: bytes) -> dict:
     return {"name": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def rom_files(weights) -> tuple[dict[str, bytes], list[dict]]:
-    """Every layer's ROM in the three formats, and the manifest's layer entries (less theta)."""
+def rom_files(weights, arch=None) -> tuple[dict[str, bytes], list[dict]]:
+    """Every weight layer's ROM in the three formats, and the manifest's layer entries (less
+    theta). ``arch`` (conv networks): entries carry kind and shapes (schema 2); a conv
+    layer's ROM holds its kernels as (C_out, C_in * K * K): word f = offset, bit c = channel."""
     files, layers = {}, []
-    for l, w in enumerate(weights):
+    it = iter(weights)
+    for l, layer in enumerate(arch or dense_arch([weights[0].shape[1]]
+                                                 + [w.shape[0] for w in weights])):
+        entry = {"index": l, **(layer.to_dict() if arch else {})}
+        if layer.kind == "pool":
+            layers.append(entry)
+            continue
+        w = next(it)
+        w = w.reshape(w.shape[0], -1)
         fan_out, fan_in = w.shape
         words = weights_to_words(w)
         content = {"mem": mem_text(words, fan_out).encode(), "coe": coe_text(words, fan_out).encode(),
@@ -88,11 +104,14 @@ def rom_files(weights) -> tuple[dict[str, bytes], list[dict]]:
             name = f"layer{l}.{kind}"
             files[name] = content[kind]
             entries[kind] = file_entry(name, content[kind])
-        layers.append({"index": l, "fan_in": fan_in, "fan_out": fan_out, "rom": {
+        entry.update(fan_in=fan_in, fan_out=fan_out if layer.kind == "dense" else layer.n_out)
+        entry["rom"] = {
             "depth": fan_in, "width": fan_out, "hex_digits": hex_digits(fan_out),
-            "bytes_per_word": bytes_per_word(fan_out), "bit_order": BIT_ORDER,
+            "bytes_per_word": bytes_per_word(fan_out),
+            "bit_order": CONV_BIT_ORDER if layer.kind == "conv" else BIT_ORDER,
             "bit_meaning": BIT_MEANING, "bin_byte_order": "little-endian: bit j is bit (j % 8) "
-            "of byte (j // 8) of the word; words follow in address order", "files": entries}})
+            "of byte (j // 8) of the word; words follow in address order", "files": entries}
+        layers.append(entry)
     return files, layers
 
 
@@ -102,8 +121,9 @@ def build_export(ck_path: Path, n_vectors: int | None, data_dir, dataset: str | 
     ck = load_checkpoint(ck_path)
     ck_sha = sha256_file(ck_path)
     validate_network(ck.widths, ck.thetas, ck.meta.get("mode", "binary"), ck.meta.get("kinds"),
-                     where=f"{ck_path}: the hardware")
-    weights = check_network(ck.binary_weights, ck.thetas)
+                     where=f"{ck_path}: the hardware", layers=ck.meta.get("layers"))
+    arch = ck.conv_arch
+    weights = check_network(ck.binary_weights, ck.thetas, arch)
     thetas = ck.thetas
     widths = ck.widths
     if len(weights) < 2:
@@ -123,24 +143,26 @@ def build_export(ck_path: Path, n_vectors: int | None, data_dir, dataset: str | 
     if not 1 <= n <= len(test):
         raise ValueError(f"--vectors {n}: must be in 1..{len(test)}")
     t0 = time.time()
-    g = run_golden(test.images, weights, thetas, progress, desc="golden vectors")
+    g = run_golden(test.images, weights, thetas, progress, desc="golden vectors", arch=arch)
     strict, paper = accuracy(decision_view(g), test.labels.astype(np.int64))
-    L = len(weights)
+    L = len(widths) - 1
     vec = vector_arrays(test.images[:n], test.labels[:n], {k: v[:n] for k, v in g.items()}, L)
-    s_img, s_lab, s_meta = build_stress(weights, thetas, test.images, test.labels, g)
-    gs = run_golden(s_img, weights, thetas)
+    s_img, s_lab, s_meta = build_stress(weights, thetas, test.images, test.labels, g,
+                                        arch=arch)
+    gs = run_golden(s_img, weights, thetas, arch=arch)
     stress = vector_arrays(s_img, s_lab, gs, L)
-    vmin, vmax = potential_extremes(s_img, [gs[f"spikes_{l}"] for l in range(L)], weights)
+    vmin, vmax = potential_extremes(s_img, [gs[f"spikes_{l}"] for l in range(L)], weights,
+                                    arch)
     stress.update(case=np.array([c["case"] for c in s_meta]), v_min=vmin, v_max=vmax)
-    files, layers = rom_files(weights)
-    for l, lay in enumerate(layers):
-        lay["theta"] = int(thetas[l])
+    files, layers = rom_files(weights, arch)
+    for lay, theta in zip([x for x in layers if "rom" in x], thetas):
+        lay["theta"] = int(theta)
         lay["acc_bits"] = acc_bits(lay["fan_in"])
     files["vectors.npz"] = npz_bytes(vec)
     files["stress.npz"] = npz_bytes(stress)
     keys = list(vector_spec(widths, n))
     manifest = {
-        "schema": SCHEMA,
+        "schema": SCHEMA if arch is None else SCHEMA_2,
         "generator": "python -m export.weights",
         "widths": widths,
         "layers": layers,
@@ -162,5 +184,6 @@ def build_export(ck_path: Path, n_vectors: int | None, data_dir, dataset: str | 
     }
     files[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=False) + "\n").encode()
     summary = {"n": n, "strict": strict, "paper": paper, "seconds": time.time() - t0,
-               "widths": widths, "thetas": thetas, "stress": len(s_img)}
+               "widths": widths if arch is None else ck.meta.get("arch", widths),
+               "thetas": thetas, "stress": len(s_img)}
     return files, summary

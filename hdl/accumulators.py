@@ -1,7 +1,8 @@
 """The first layer's membrane accumulators: one +-1 counter per neuron.
 
-Each neuron j holds ``D_j = theta - 1 - V_j`` (1 <= theta <= fan-in), so an input
-whose weight bit is 1 (+1) subtracts one and a 0 bit (-1) adds one, and "V_j >= theta" is
+Each neuron j holds ``D_j = theta - 1 - V_j`` (1 <= theta <= fan-in; up to fan-in + 1 when
+loaded at run time), so an input whose weight bit is 1 (+1) subtracts one and a 0 bit (-1)
+adds one, and "V_j >= theta" is
 simply the sign bit of D_j. No multiplier, no XNOR-popcount: the weight bit picks the
 direction of a counter.
 
@@ -28,12 +29,16 @@ DSP_LANES = 4          # DSP48E1 in FOUR12 SIMD mode: four 12-bit adders
 DSP_LANE_BITS = 12
 
 
-def counter_shape(fan_in: int, theta: int) -> Shape:
-    """Signed shape of theta - 1 - V for every reachable V (|V| <= fan_in).
+def counter_shape(fan_in: int, theta: int | None) -> Shape:
+    """Signed shape of theta - 1 - V for every reachable V (|V| <= fan_in); theta None: any
+    threshold 1 .. fan_in + 1 (loaded at run time).
 
-    Raises ValueError unless 1 <= theta <= fan_in (``contract.network.validate_network``):
-    only then is the shape signed, its sign bit the compare ``V >= theta``.
+    Raises ValueError for a fixed theta outside 1..fan_in
+    (``contract.network.validate_network``): only then is the shape signed, its sign bit the
+    compare ``V >= theta``.
     """
+    if theta is None:
+        return Shape.cast(range(-fan_in, 2 * fan_in + 1))
     if not 1 <= theta <= fan_in:
         raise ValueError(f"theta {theta} must be in 1..{fan_in} (the fan-in)")
     return Shape.cast(range(theta - 1 - fan_in, theta - 1 + fan_in + 1))
@@ -52,8 +57,9 @@ class Accumulators(wiring.Component):
         Neurons.
     fan_in : int
         Inputs per neuron (sets the counter width).
-    theta : int
-        The layer's integer threshold.
+    theta : int or None
+        The layer's integer threshold; None: loaded at run time, the counters clear to the
+        ``start`` input (theta - 1) instead of a constant.
     lanes : int
         Counters updated per cycle (``n`` = all; fewer: ``ceil(n / lanes)`` groups).
     registered : bool
@@ -77,6 +83,7 @@ class Accumulators(wiring.Component):
         Clock enable of the whole unit (the core's pipeline advance).
     clear : In(1)
         Back to ``theta - 1`` (takes effect at the clock edge; overrides ``en``).
+    start : In(counter shape)  (``theta`` None only) the value ``clear`` loads: theta - 1
     sign : Out(n)
         Bit j = 1: V_j >= theta now (before this cycle's update).
 
@@ -86,21 +93,28 @@ class Accumulators(wiring.Component):
         Bad ``lanes``, ``dsp_neurons`` or ``acc_bits``.
     """
 
-    def __init__(self, *, n: int, fan_in: int, theta: int, lanes: int, registered: bool = False,
-                 dsp_neurons: int = 0, acc_bits: int | None = None):
+    def __init__(self, *, n: int, fan_in: int, theta: int | None, lanes: int,
+                 registered: bool = False, dsp_neurons: int = 0, acc_bits: int | None = None):
         self.shape = self.check(n=n, fan_in=fan_in, theta=theta, lanes=lanes,
                                 dsp_neurons=dsp_neurons, acc_bits=acc_bits)
         self.n, self.lanes, self.registered = n, lanes, bool(registered)
         self.groups = -(-n // lanes)
-        self.init = counter_init(fan_in, theta)
+        self.runtime = theta is None
+        self.init = 0 if self.runtime else counter_init(fan_in, theta)
         self.dsp_neurons = dsp_neurons
-        super().__init__({
-            "data": In(lanes), "group": In(range(self.groups)), "add": In(1),
-            "en": In(1), "clear": In(1), "sign": Out(n),
-        })
+        ports = {"data": In(lanes), "group": In(range(self.groups)), "add": In(1),
+                 "en": In(1), "clear": In(1), "sign": Out(n)}
+        if self.runtime:
+            ports["start"] = In(self.shape)
+        super().__init__(ports)
+
+    @property
+    def clear_value(self):
+        """What ``clear`` loads: theta - 1 (a constant, or the ``start`` input)."""
+        return self.start if self.runtime else C(self.init, self.shape)
 
     @staticmethod
-    def check(*, n: int, fan_in: int, theta: int, lanes: int, dsp_neurons: int,
+    def check(*, n: int, fan_in: int, theta: int | None, lanes: int, dsp_neurons: int,
               acc_bits: int | None = None) -> Shape:
         """Validate the parameters (ValueError naming the bad one); returns the counter shape."""
         if not isinstance(lanes, int) or not 1 <= lanes <= n:
@@ -115,6 +129,8 @@ class Accumulators(wiring.Component):
                 or dsp_neurons % DSP_LANES or dsp_neurons > n:
             raise ValueError(f"dsp_neurons must be a multiple of {DSP_LANES} in 0..{n}, "
                              f"got {dsp_neurons!r}")
+        if dsp_neurons and theta is None:
+            raise ValueError("dsp_neurons needs the threshold built in (not runtime_weights)")
         if dsp_neurons and lanes != n:
             raise ValueError("dsp_neurons needs full parallelism (lanes == n)")
         if dsp_neurons and shape.width > DSP_LANE_BITS:
@@ -148,7 +164,7 @@ class Accumulators(wiring.Component):
         for j in range(first, self.n):
             acc = Signal(self.shape, init=self.init, name=f"acc{j}")
             with m.If(self.clear):
-                m.d.sync += acc.eq(self.init)
+                m.d.sync += acc.eq(self.clear_value)
             with m.Elif(self.en & add):
                 m.d.sync += acc.eq(self._step(acc, data[j]))
             m.d.comb += self.sign[j].eq(acc[-1])
@@ -207,7 +223,7 @@ class Accumulators(wiring.Component):
         m.d.comb += [rp.addr.eq(group), wp.addr.eq(group), wp.en.eq(upd), self.sign.eq(sign)]
         fresh = ~written.bit_select(group, 1)
         for k in range(lanes):
-            old = Mux(fresh, C(self.init, self.shape), rp.data[k * w0:(k + 1) * w0].as_signed())
+            old = Mux(fresh, self.clear_value, rp.data[k * w0:(k + 1) * w0].as_signed())
             new = Signal(self.shape, name=f"lane{k}")
             m.d.comb += [new.eq(self._step(old, data[k])), wp.data[k * w0:(k + 1) * w0].eq(new)]
             for g in range(G):

@@ -88,10 +88,13 @@ class SerialLink(wiring.Component):
         m.submodules.events = events = Memory(shape=self.event_layout, depth=ev_cap, init=[])
         m.submodules.results = results = Memory(shape=self.result_layout, depth=img_cap, init=[])
 
+        runtime = hasattr(core, "i_load")           # weights come in WEIGHTS frames
         m.submodules.receiver = receiver = FrameReceiver(
             event_layout=self.event_layout, event_capacity=ev_cap, image_capacity=img_cap,
-            timeout=self.timeout)
+            timeout=self.timeout, weights=runtime)
         wiring.connect(m, urx.o_data, receiver.i_byte)
+        if runtime:
+            wiring.connect(m, receiver.o_load, core.i_load)
         wiring.connect(m, receiver.events, events.write_port())
         m.submodules.player = player = ImagePlayer(
             event_layout=self.event_layout, result_layout=self.result_layout,
@@ -108,20 +111,24 @@ class SerialLink(wiring.Component):
         wiring.connect(m, sender.o_byte, utx.i_data)
         m.d.comb += self.leds.eq(player.label)
         batch_end, batch_images = self._control(m, receiver.o_frame, player.i_run,
-                                                sender.i_answer, player.cycles)
+                                                sender.i_answer, player.cycles,
+                                                core.loaded if runtime else 1)
         m.d.comb += [receiver.batch_end.eq(batch_end), receiver.batch_images.eq(batch_images)]
         return m
 
-    def _control(self, m, frame, run, answer, cycles):
+    def _control(self, m, frame, run, answer, cycles, loaded):
         """Per frame: update the batch or play it (or the frame's image), then answer.
+        ``loaded``: the core has a network (else RUN and BATCH are answered by ERROR).
 
         Returns the batch's ``(end, images)`` registers.
         """
         batch_end = Signal(range(self.event_capacity + 1))   # the batch: events [0, batch_end)
         batch_images = Signal(range(self.image_capacity + 1))
-        cmd, error = frame.payload.cmd, frame.payload.error
+        cmd = frame.payload.cmd
         is_run = cmd == P.CMD_RUN
         plays = is_run | (cmd == P.CMD_BATCH)
+        error = Mux(frame.payload.error != 0, frame.payload.error,
+                    Mux(plays & ~loaded, P.ERR_NOT_LOADED, 0))
         m.d.comb += [run.payload.first.eq(Mux(is_run, batch_end, 0)),
                      run.payload.end.eq(Mux(is_run, frame.payload.end, batch_end)),
                      run.payload.images.eq(Mux(is_run, 1, batch_images)),

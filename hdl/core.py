@@ -11,7 +11,9 @@ a composition of parts, each one idea with its own latency:
   hands on its own, so a new layer kind is one component and one entry in the list;
 * ``Decision`` (hdl/decision.py): first crossing, ties, argmax, no-spike fallback;
 * ``SpikeReporter`` (hdl/spike_reporter.py): every spike on ``o_spike`` (``debug_port``);
-* ``Controller`` (hdl/control.py): the phases, the pipeline's advance, cycles and the result.
+* ``Controller`` (hdl/control.py): the phases, the pipeline's advance, cycles and the result;
+* with ``runtime_weights``, ``WeightLoader`` (hdl/weight_loader.py): weights and thresholds
+  from the ``i_load`` stream into the layers' RAM and registers.
 
 ``BS4NNCore.timing`` collects the parts' latencies; ``hdl/cycle_model.py`` turns them and a
 spike trace into the exact cycle count of an image.
@@ -28,8 +30,10 @@ from .dense_layer import DenseLayer
 from .front_end import FrontEnd
 from .input_layer import InputLayer
 from .network import CoreNetwork, event_layout, result_layout, spike_layout
+from .pipeline import Phase
 from .spike_reporter import SpikeReporter
 from .trees import any_of
+from .weight_loader import WeightLoader, load_layout
 
 __all__ = ["BS4NNCore", "CoreNetwork", "event_layout", "result_layout", "spike_layout"]
 
@@ -71,6 +75,9 @@ class BS4NNCore(wiring.Component):
     dsp_neurons : int
         First-layer counters placed in Xilinx DSP48E1 SIMD lanes (a multiple of 4; needs
         full parallelism; the Verilog then instantiates ``DSP48E1``). 0 = portable logic.
+    runtime_weights : bool
+        Build for the network's shape only: weights and thresholds are loaded through
+        ``i_load`` (hdl/weight_loader.py), no image is taken before a complete load.
 
     Members
     -------
@@ -79,6 +86,8 @@ class BS4NNCore(wiring.Component):
     o_spike : Out(stream)  layer, neuron, time u9 -- every spike, while ``debug`` is 1
     full : In(1)  1: run the whole image (every spike time); 0: stop at the decision
     debug : In(1)  1: report every spike on ``o_spike`` (the core stalls while it does)
+    i_load : In(stream)  (runtime_weights only) data u32, first u1 -- a network's load words
+    loaded : Out(1)  (runtime_weights only) a complete load is in place
 
     ``full`` and ``debug`` are sampled when an image's first event arrives.
 
@@ -91,9 +100,12 @@ class BS4NNCore(wiring.Component):
 
     def __init__(self, net, *, lanes: int | None = None, debug_port: bool = True,
                  rom_reg: bool = True, tree_levels: int | None = 4, tree_counter: int = 3,
-                 dsp_neurons: int = 0):
+                 dsp_neurons: int = 0, runtime_weights: bool = False):
         if not isinstance(net, CoreNetwork):
             net = CoreNetwork.from_artifacts(net)
+        self.runtime_weights = bool(runtime_weights)
+        if self.runtime_weights:
+            net = net.for_runtime()
         w = net.widths
         lanes = w[1] if lanes is None else lanes
         _check_int("lanes", lanes, 1, w[1])
@@ -110,13 +122,18 @@ class BS4NNCore(wiring.Component):
         self.decision = Decision(net)
         self.reporter = SpikeReporter(w[1:]) if self.debug_port else None
         self.controller = Controller(w[-1], debug_port=self.debug_port)
-        super().__init__({
+        ports = {
             "i_event": In(stream.Signature(event_layout(w[0]))),
             "o_result": Out(stream.Signature(result_layout(w[-1]))),
             "o_spike": Out(stream.Signature(spike_layout(net.n_layers, max(w[1:])))),
             "full": In(1),
             "debug": In(1),
-        })
+        }
+        self.loader = None
+        if self.runtime_weights:
+            self.loader = WeightLoader(w, self.layers[0].groups)
+            ports.update(i_load=In(stream.Signature(load_layout())), loaded=Out(1))
+        super().__init__(ports)
 
     @property
     def groups(self) -> int:
@@ -151,7 +168,10 @@ class BS4NNCore(wiring.Component):
         m.submodules.decision, m.submodules.controller = dec, ctrl
         parts = [fe, *layers, dec] + ([self.reporter] if self.reporter else [])
         connect(m, ctrl.ctl, *[p.ctl for p in parts])
-        connect(m, flipped(self.i_event), fe.i_event)
+        if self.loader:
+            self._connect_loader(m)
+        else:
+            connect(m, flipped(self.i_event), fe.i_event)
         connect(m, fe.o, layers[0].i)
         for below, above in zip(layers, layers[1:]):
             connect(m, below.o, above.i)
@@ -172,3 +192,15 @@ class BS4NNCore(wiring.Component):
             m.d.comb += [rep.capture.eq(ctrl.capture), ctrl.pending.eq(rep.pending)]
             connect(m, rep.o_spike, flipped(self.o_spike))
         return m
+
+    def _connect_loader(self, m) -> None:
+        """Load words only between images; image events only after a complete load."""
+        m.submodules.loader = ld = self.loader
+        fe = self.front_end
+        connect(m, flipped(self.i_load), ld.i_load)
+        connect(m, ld.o, *[layer.load for layer in self.layers])
+        m.d.comb += [ld.idle.eq((self.controller.ctl.phase == Phase.IDLE) & ~fe.start),
+                     self.loaded.eq(ld.loaded),
+                     fe.i_event.payload.eq(self.i_event.payload),
+                     fe.i_event.valid.eq(self.i_event.valid & ld.loaded),
+                     self.i_event.ready.eq(fe.i_event.ready & ld.loaded)]

@@ -17,6 +17,7 @@ _PARAMS = {
     "rom_reg": (True, "--no-rom-reg"),
     "dsp_neurons": (0, "--dsp-neurons"),
     "debug_port": (True, "--no-debug-port"),
+    "runtime_weights": (False, "--runtime-weights"),
 }
 
 
@@ -41,6 +42,9 @@ def add_core_arguments(ap: argparse.ArgumentParser, *, debug_port: bool = True,
     g.add_argument("--dsp-neurons", type=int, default=d["dsp_neurons"], metavar="N",
                    help="first-layer counters in Xilinx DSP48E1 SIMD lanes (multiple of 4; "
                         "default 0)")
+    g.add_argument("--runtime-weights", action="store_true", default=d["runtime_weights"],
+                   help="weights and thresholds loaded at run time through i_load (one build "
+                        "per network shape; docs/core.md)")
     if debug_port:
         g.add_argument("--no-debug-port", dest="debug_port", action="store_false",
                        default=d["debug_port"], help="leave out the o_spike logic")
@@ -65,7 +69,7 @@ def core_cli_args(kwargs: dict) -> list[str]:
         if v == default:
             continue
         if isinstance(default, bool):
-            out.append(flag)                           # only the "--no-..." switches
+            out.append(flag)                           # a switch: "--no-..." or "--runtime-weights"
         else:
             out += [flag, str(0 if v is None else v)]
     return out
@@ -75,4 +79,5 @@ def describe_params(core) -> str:
     """One line naming a built core's parameters."""
     return (f"lanes {core.lanes} ({core.groups} ROM reads per event), tree_levels "
             f"{core.tree_levels}, tree_counter {core.tree_counter}, rom_reg {int(core.rom_reg)}, "
-            f"dsp_neurons {core.dsp_neurons}, debug_port {int(core.debug_port)}")
+            f"dsp_neurons {core.dsp_neurons}, debug_port {int(core.debug_port)}"
+            + (", runtime weights" if core.runtime_weights else ""))

@@ -6,6 +6,11 @@ recomputes all its potentials from that layer's fired vector F (docs/numerics.md
 of the two weight sets is used), with the weights as constants in carry-save trees
 (``hdl/heap.py``) registered every ``tree_levels`` compressor levels. The layer compares
 step t ``latency`` cycles after the layer below compared step t - 1.
+
+With ``net.runtime`` the weights are registers written by the weight loader
+(``hdl/weight_loader.py``): every neuron's tree takes all N_l inputs, ``F & N_k`` with N_k
+the runtime mask, and the threshold is a register subtracted in the same tree; the trees are
+deeper, so ``latency`` may grow (the timing reports it).
 """
 from __future__ import annotations
 
@@ -18,17 +23,21 @@ from contract.numerics import LAST_STEP
 from .heap import Heap, HeapBuilder
 from .network import CoreNetwork
 from .pipeline import CONTROL, Stages, layer_out
+from .weight_loader import load_write
 
 __all__ = ["DenseLayer", "layer_potentials"]
 
 TREE_INPUT_LEVELS = 1       # the tree starts from fired | cross (one LUT level)
 
 
-def layer_potentials(builder: HeapBuilder, net: CoreNetwork, l: int, fired) -> list[Signal]:
+def layer_potentials(builder: HeapBuilder, net: CoreNetwork, l: int, fired,
+                     rows=None, theta=None) -> list[Signal]:
     """Registered V_k - theta of every neuron k of deeper layer l from the fired vector below.
 
     ``V_k = pc(F) - 2 * pc(F & N_k)`` or, when fewer weights are +1, ``2 * pc(F & P_k) -
     pc(F)``: one shared popcount and one tree over the smaller weight set per neuron.
+    ``rows``/``theta`` (runtime weights): the weight rows (bit k of ``rows[i]``: input i to
+    neuron k is +1) and the threshold as signals; then N_k = ~rows[.][k] over all inputs.
     """
     n_in, n_out = net.widths[l], net.widths[l + 1]
     leaf_w = max(1, n_in.bit_length())
@@ -37,12 +46,16 @@ def layer_potentials(builder: HeapBuilder, net: CoreNetwork, l: int, fired) -> l
         every.add_bit(fired[i])
     subsets = []
     for k in range(n_out):
-        minus = net.minus_inputs(l, k)
-        use_minus = len(minus) <= n_in - len(minus)
-        members = minus if use_minus else sorted(set(range(n_in)) - set(minus))
         h = Heap(leaf_w)
-        for i in members:
-            h.add_bit(fired[i])
+        if rows is not None:
+            use_minus = True
+            for i in range(n_in):
+                h.add_bit(fired[i] & ~rows[i][k])
+        else:
+            minus = net.minus_inputs(l, k)
+            use_minus = len(minus) <= n_in - len(minus)
+            for i in (minus if use_minus else sorted(set(range(n_in)) - set(minus))):
+                h.add_bit(fired[i])
         subsets.append((use_minus, h))
     builder.compress([every] + [h for _, h in subsets])
     shape = net.potential_shape(l)
@@ -51,7 +64,10 @@ def layer_potentials(builder: HeapBuilder, net: CoreNetwork, l: int, fired) -> l
         v = Heap(shape.width)
         v.add_rows(builder.rows(every), negate=not use_minus)
         v.add_rows(builder.rows(h), scale=1, negate=use_minus)
-        v.add_const(-net.theta(l))
+        if theta is None:
+            v.add_const(-net.theta(l))
+        else:
+            v.add_rows([[theta[b] for b in range(len(theta))]], negate=True)
         sums.append(v)
     return builder.finish(sums, [f"v{l}_{k}" for k in range(n_out)])
 
@@ -76,6 +92,7 @@ class DenseLayer(wiring.Component):
     o : Out(layer_out(N_l+1))  this layer's compares
     potentials : Out(array of N_l+1 signed)  V_k - theta of the last evaluation
     busy : Out(latency)  evaluations in flight
+    load : In(load_write)  (``net.runtime`` only) the weight loader's writes
 
     Attributes
     ----------
@@ -87,14 +104,25 @@ class DenseLayer(wiring.Component):
     def __init__(self, net: CoreNetwork, l: int, *, tree_levels: int | None, tree_counter: int):
         self.net, self.l = net, l
         self.tree_levels, self.tree_counter = tree_levels, tree_counter
+        self.runtime = net.runtime
         probe = self._builder(None, C(1, 1), "probe")
-        layer_potentials(probe, net, l, Signal(net.widths[l]))
+        layer_potentials(probe, net, l, Signal(net.widths[l]), *self._weights())
         self.latency = probe.stages
-        super().__init__({
-            "ctl": In(CONTROL), "i": In(layer_out(net.widths[l])),
-            "o": Out(layer_out(net.widths[l + 1])),
-            "potentials": Out(data.ArrayLayout(net.potential_shape(l), net.widths[l + 1])),
-            "busy": Out(self.latency)})
+        ports = {"ctl": In(CONTROL), "i": In(layer_out(net.widths[l])),
+                 "o": Out(layer_out(net.widths[l + 1])),
+                 "potentials": Out(data.ArrayLayout(net.potential_shape(l), net.widths[l + 1])),
+                 "busy": Out(self.latency)}
+        if self.runtime:
+            ports["load"] = In(load_write(net.widths))
+        super().__init__(ports)
+
+    def _weights(self):
+        """(rows, theta) registers of a runtime layer, else (None, None)."""
+        if not self.runtime:
+            return None, None
+        n_in, n_out = self.net.widths[self.l], self.net.widths[self.l + 1]
+        return ([Signal(n_out, name=f"w{self.l}_row{i}") for i in range(n_in)],
+                Signal(range(n_in + 2), name=f"theta{self.l}"))
 
     def _builder(self, m, en, name: str) -> HeapBuilder:
         return HeapBuilder(m, en=en, levels_per_stage=self.tree_levels, name=name,
@@ -105,7 +133,15 @@ class DenseLayer(wiring.Component):
         ctl, i, o, l = self.ctl, self.i, self.o, self.l
         st = Stages(m, ctl.advance)
         builder = self._builder(m, ctl.advance, f"t{l}")
-        vals = layer_potentials(builder, self.net, l, i.fired)
+        rows, theta = self._weights()
+        if self.runtime:
+            ld = self.load
+            for a, row in enumerate(rows):
+                with m.If(ld.write & (ld.layer == l) & (ld.addr == a)):
+                    m.d.sync += row.eq(ld.row[:len(row)])
+            with m.If(ld.theta_write & (ld.layer == l)):
+                m.d.sync += theta.eq(ld.theta)
+        vals = layer_potentials(builder, self.net, l, i.fired, rows, theta)
         # The token of the layer below's compare of step t: inputs of time t + 1, integrated
         # (valid) and, unless t + 1 is step 255, compared (live).
         v = ctl.go & i.live

@@ -6,13 +6,14 @@ answered it. Bytes that arrive meanwhile are dropped, and so is a frame whose by
 arriving for ``timeout`` cycles (the wire protocol: ``hdl/protocol.py``).
 """
 
-from amaranth import Cat, Module, Mux, Shape, Signal
+from amaranth import C, Cat, Module, Mux, Shape, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from . import protocol as P
+from .weight_loader import load_layout
 
 __all__ = ["FrameReceiver", "frame_layout"]
 
@@ -34,6 +35,10 @@ class FrameReceiver(wiring.Component):
         Event buffer depth; images a batch may hold.
     timeout : int
         Cycles of silence after which a half-received frame is dropped.
+    weights : bool
+        Take WEIGHTS frames (a core with runtime-loaded weights): their words go out on
+        ``o_load`` as they arrive; a bad WEIGHTS frame is followed by a ``first`` word that
+        leaves the core without a network.
 
     Members
     -------
@@ -47,13 +52,17 @@ class FrameReceiver(wiring.Component):
         The event buffer's write port.
     o_frame : Out(stream.Signature(frame_layout(event_capacity)))
         The frame; ``ready`` once it has been answered.
+    o_load : Out(stream.Signature(load_layout()))
+        (``weights`` only) the core's ``i_load``.
     """
 
-    def __init__(self, *, event_layout, event_capacity, image_capacity, timeout):
+    def __init__(self, *, event_layout, event_capacity, image_capacity, timeout, weights=False):
         self.event_capacity = event_capacity
         self.image_capacity = image_capacity
         self.timeout = timeout
-        super().__init__({
+        self.weights = weights
+        extra = {"o_load": Out(stream.Signature(load_layout()))} if weights else {}
+        super().__init__({**extra,
             "i_byte": In(stream.Signature(8)),
             "batch_end": In(range(event_capacity + 1)),
             "batch_images": In(range(image_capacity + 1)),
@@ -74,6 +83,10 @@ class FrameReceiver(wiring.Component):
         silence = Signal(range(self.timeout + 1))
         stale = silence == self.timeout
         m.d.comb += self.i_byte.ready.eq(1)
+        word_overflow = Signal()                    # a load word found the last one not taken
+        if self.weights:
+            with m.If(self.o_load.valid & self.o_load.ready):
+                m.d.sync += self.o_load.valid.eq(0)
 
         with m.FSM():
             with m.State("SYNC"):
@@ -82,6 +95,7 @@ class FrameReceiver(wiring.Component):
             with m.State("CMD"):
                 with m.If(got):
                     m.d.sync += [frame.cmd.eq(byte), total.eq(byte), rec.eq(0), overflow.eq(0),
+                                 word_overflow.eq(0),
                                  frame.end.eq(self.batch_end), frame.images.eq(0)]
                     m.next = "LEN_LO"
                 with m.Elif(stale):
@@ -107,13 +121,22 @@ class FrameReceiver(wiring.Component):
                     m.d.sync += [total.eq(total + byte), remaining.eq(remaining - 1),
                                  rec.eq(Mux(rec == 2, 0, rec + 1))]
                     self._store_event(m, byte, rec, overflow, final=remaining == 1)
+                    if self.weights:
+                        self._store_word(m, byte, remaining == length, word_overflow)
                     with m.If(remaining == 1):
                         m.next = "CHK"
                 with m.Elif(stale):
                     m.next = "SYNC"
             with m.State("CHK"):
                 with m.If(got):
-                    m.d.sync += frame.error.eq(self._verdict((total + byte)[:8], length, rec, overflow))
+                    verdict = Signal(8)
+                    m.d.comb += verdict.eq(self._verdict((total + byte)[:8], length, rec,
+                                                         overflow | word_overflow))
+                    m.d.sync += frame.error.eq(verdict)
+                    if self.weights:
+                        with m.If(self._is_weights() & (verdict != 0)):    # no network now
+                            m.d.sync += [self.o_load.valid.eq(1), self.o_load.payload.first.eq(1),
+                                         self.o_load.payload.data.eq(0)]
                     m.next = "FRAME"
                 with m.Elif(stale):
                     m.next = "SYNC"
@@ -131,6 +154,28 @@ class FrameReceiver(wiring.Component):
     def _is_events(self):
         cmd = self.o_frame.payload.cmd
         return (cmd == P.CMD_RUN) | (cmd == P.CMD_LOAD)
+
+    def _is_weights(self):
+        return (self.o_frame.payload.cmd == P.CMD_WEIGHTS) if self.weights else C(0, 1)
+
+    def _store_word(self, m, byte, flags, overflow):
+        """WEIGHTS: the flags byte, then each 4-byte word out on ``o_load``."""
+        ld = self.o_load
+        low = Signal(24)                            # the word's first three bytes
+        k = Signal(2)                               # byte within the word
+        first = Signal()
+        with m.If(self._is_weights()):
+            with m.If(flags):
+                m.d.sync += [first.eq(byte[0]), k.eq(0)]
+            with m.Else():
+                m.d.sync += k.eq(k + 1)
+                with m.If(k == 3):
+                    m.d.sync += [ld.payload.data.eq(Cat(low, byte)), ld.payload.first.eq(first),
+                                 first.eq(0), ld.valid.eq(1)]
+                    with m.If(ld.valid & ~ld.ready):
+                        m.d.sync += overflow.eq(1)
+                with m.Else():
+                    m.d.sync += low.word_select(k, 8).eq(byte)
 
     def _store_event(self, m, byte, rec, overflow, *, final):
         """Collect an event record's three bytes; write it on the third (RUN and LOAD)."""
@@ -157,8 +202,11 @@ class FrameReceiver(wiring.Component):
         """The frame's error code (0: good), first failing check first."""
         frame = self.o_frame.payload
         cmd = frame.cmd
-        known = self._is_events() | (cmd == P.CMD_BATCH) | (cmd == P.CMD_CLEAR) | (cmd == P.CMD_INFO)
-        bad_length = Mux(self._is_events(), (length == 0) | (rec != 0), length != 0)
+        known = (self._is_events() | (cmd == P.CMD_BATCH) | (cmd == P.CMD_CLEAR)
+                 | (cmd == P.CMD_INFO) | self._is_weights())
+        bad_words = (length < 1 + P.WORD_BYTES) | ((length - 1)[:2] != 0)
+        bad_length = Mux(self._is_weights(), bad_words,
+                         Mux(self._is_events(), (length == 0) | (rec != 0), length != 0))
         too_many = Mux(cmd == P.CMD_LOAD,
                        self.batch_images + frame.images > self.image_capacity, 0)
         empty = (cmd == P.CMD_BATCH) & (self.batch_images == 0)

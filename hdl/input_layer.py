@@ -18,6 +18,7 @@ from .accumulators import Accumulators
 from .front_end import event_reads
 from .network import CoreNetwork
 from .pipeline import CONTROL, Stages, layer_out
+from .weight_loader import load_write
 
 __all__ = ["InputLayer"]
 
@@ -41,6 +42,7 @@ class InputLayer(wiring.Component):
     i : In(event_reads)  the front end's ROM reads and step closes
     o : Out(layer_out(N1))  the compares
     busy : Out(k)  reads and closes in flight (not compared yet)
+    load : In(load_write)  (``net.runtime`` only) the weight loader's writes
 
     Attributes
     ----------
@@ -52,15 +54,19 @@ class InputLayer(wiring.Component):
 
     def __init__(self, net: CoreNetwork, *, lanes: int, rom_reg: bool, dsp_neurons: int):
         n_in, n1 = net.widths[0], net.widths[1]
-        self.params = dict(n=n1, fan_in=n_in, theta=net.thetas[0], lanes=lanes,
-                           dsp_neurons=dsp_neurons, acc_bits=net.acc_bits[0])
+        self.runtime = net.runtime
+        self.params = dict(n=n1, fan_in=n_in, theta=None if net.runtime else net.thetas[0],
+                           lanes=lanes, dsp_neurons=dsp_neurons, acc_bits=net.acc_bits[0])
         Accumulators.check(**self.params)
         self.words, self.n_in, self.lanes = net.words[0], n_in, lanes
         self.groups = -(-n1 // lanes)
         self.rom_reg = bool(rom_reg)
         self.latency = 1 + int(self.rom_reg)
-        super().__init__({"ctl": In(CONTROL), "i": In(event_reads(n_in, self.groups)),
-                          "o": Out(layer_out(n1)), "busy": Out(2 + int(self.rom_reg))})
+        ports = {"ctl": In(CONTROL), "i": In(event_reads(n_in, self.groups)),
+                 "o": Out(layer_out(n1)), "busy": Out(2 + int(self.rom_reg))}
+        if self.runtime:
+            ports["load"] = In(load_write(net.widths))
+        super().__init__(ports)
 
     def rom_words(self) -> list[int]:
         """The ROM as stored: word addr * G + g = neurons g*lanes .. g*lanes+lanes-1."""
@@ -73,8 +79,9 @@ class InputLayer(wiring.Component):
         ctl, i, o, G = self.ctl, self.i, self.o, self.groups
         st = Stages(m, ctl.advance)
         m.submodules.rom = rom = memory.Memory(shape=unsigned(self.lanes), depth=self.n_in * G,
-                                               init=self.rom_words())
+                                               init=[] if self.runtime else self.rom_words())
         rd = rom.read_port(domain="sync")
+        theta = self._load(m, rom) if self.runtime else None
         m.d.comb += [rd.en.eq(ctl.advance), rd.addr.eq(i.addr * G + i.group if G > 1 else i.addr)]
         # Stage B: aligned with the ROM's data.
         b_ev = st.reg(1, "b_ev", i.event)
@@ -85,7 +92,9 @@ class InputLayer(wiring.Component):
         m.submodules.acc = acc = Accumulators(**self.params, registered=self.rom_reg)
         m.d.comb += [acc.data.eq(rd.data), acc.group.eq(b_grp),
                      acc.add.eq(b_ev & ctl.accepting), acc.en.eq(ctl.advance),
-                     acc.clear.eq(ctl.clear)]
+                     acc.clear.eq(ctl.clear | (self.load.reload if self.runtime else 0))]
+        if self.runtime:
+            m.d.comb += acc.start.eq(theta - 1)
         busy = [b_ev, b_close]
         if self.rom_reg:
             c_close = st.reg(1, "c_close", b_close)
@@ -104,3 +113,17 @@ class InputLayer(wiring.Component):
             m.d.sync += fired.eq(fired | o.cross)
         st.clear(ctl.clear)
         return m
+
+    def _load(self, m, rom) -> Signal:
+        """The loader's writes: row group ``group`` of input ``addr`` into the RAM, and the
+        threshold into a register (returned)."""
+        ld, G = self.load, self.groups
+        wp = rom.write_port()
+        theta = Signal(range(self.n_in + 2), name="theta")
+        m.d.comb += [wp.addr.eq(ld.addr * G + ld.group if G > 1 else ld.addr),
+                     wp.data.eq(Cat(ld.row, C(0, G * self.lanes)).word_select(ld.group, self.lanes)
+                                if G > 1 else ld.row[:self.lanes]),
+                     wp.en.eq(ld.write & (ld.layer == 0))]
+        with m.If(ld.theta_write & (ld.layer == 0)):
+            m.d.sync += theta.eq(ld.theta)
+        return theta

@@ -15,10 +15,13 @@ __all__ = ["SerialTransport", "SimTransport", "Client"]
 
 
 class SerialTransport:
-    """pyserial port at ``baud`` 8N1."""
+    """pyserial port at ``baud`` 8N1. ``timeout``: seconds a read waits; default 2, or 60 for
+    a ``socket://`` URL (a simulated board, docs/virtual-board.md, runs slower than a chip)."""
 
-    def __init__(self, port, baud=115_200, timeout=2.0):
+    def __init__(self, port, baud=115_200, timeout=None):
         import serial
+        if timeout is None:
+            timeout = 60.0 if str(port).startswith("socket://") else 2.0
         # serial_for_url takes device paths and pyserial URLs (socket://, rfc2217://, ...)
         self.port = serial.serial_for_url(port, baudrate=baud, timeout=timeout)
         self.port.reset_input_buffer()
@@ -169,6 +172,12 @@ class Client:
     def load(self, images):
         self.send(P.encode_load(images))
         return self._expect(P.Ack)
+
+    def load_weights(self, words, per_frame=256):
+        """A network's load words (runtime-weights board) in WEIGHTS frames, each ACKed."""
+        for frame in P.encode_weights(words, per_frame):
+            self.send(frame)
+            self._expect(P.Ack)
 
     def batch(self, n):
         """Run the loaded batch: (list of n Results, BatchDone)."""

@@ -5,12 +5,14 @@ Numerics: docs/numerics.md, "Neuron" and "Export convention"; ROM format: docs/a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from amaranth.hdl import Shape, unsigned
 from amaranth.lib import data
 
+from contract.artifacts import MANIFEST
+from contract.errors import ArtifactError
 from contract.network import validate_network
 from contract.rom import acc_bits, weights_to_words
 
@@ -24,16 +26,25 @@ class CoreNetwork:
     ``words[l][i]`` is the fan-out row of input i of weight layer l (bit j = weight to
     neuron j is +1), exactly the artifact ROM format (docs/artifacts.md). ``acc_bits[l]``
     is the artifacts' signed width of layer l's potential V (|V| <= fan-in).
+
+    ``runtime``: only the shape (widths) is built in; weights and thresholds are loaded at
+    run time (``hdl/weight_loader.py``), so every width that depends on a threshold covers
+    all of 1 .. fan-in + 1, and ``words`` / ``thetas`` are not used by the hardware.
     """
     widths: tuple[int, ...]
     thetas: tuple[int, ...]
     words: tuple[tuple[int, ...], ...]
     acc_bits: tuple[int, ...]
+    runtime: bool = False
 
     @classmethod
     def from_artifacts(cls, art) -> "CoreNetwork":
         """From anything with ``widths``, ``thetas``, ``acc_bits`` and ``rom_words(l)``
-        (``contract.artifacts.Artifacts``)."""
+        (``contract.artifacts.Artifacts``). The core runs dense layers only."""
+        other = [k for k in getattr(art, "kinds", None) or () if k != "dense"]
+        if other:
+            raise ArtifactError(f"{MANIFEST}: layer kind {other[0]!r}: the hardware core runs "
+                                "dense layers only (schema-1 artifacts)")
         widths = [int(w) for w in art.widths]
         return cls.build(widths, [int(t) for t in art.thetas],
                          [art.rom_words(l) for l in range(len(widths) - 1)],
@@ -79,6 +90,10 @@ class CoreNetwork:
             raise ValueError(f"{len(widths) - 1} weight layers but {len(bits)} acc_bits")
         return cls(tuple(widths), tuple(thetas), tuple(tuple(w) for w in words), tuple(bits))
 
+    def for_runtime(self) -> "CoreNetwork":
+        """The same shape with runtime-loaded weights and thresholds."""
+        return replace(self, runtime=True)
+
     @property
     def n_layers(self) -> int:
         return len(self.widths) - 1
@@ -88,8 +103,11 @@ class CoreNetwork:
         return self.thetas[l]
 
     def potential_shape(self, l: int) -> Shape:
-        """Signed shape of V - theta for every reachable V (|V| <= fan-in) of layer l."""
+        """Signed shape of V - theta for every reachable V (|V| <= fan-in) of layer l (and,
+        ``runtime``, every threshold 1 .. fan-in + 1)."""
         f = self.widths[l]
+        if self.runtime:
+            return Shape.cast(range(-2 * f - 1, f))
         th = self.theta(l)
         return Shape.cast(range(-f - th, f - th + 1))
 

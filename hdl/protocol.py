@@ -22,6 +22,10 @@ BATCH        0x03   empty payload: run every buffered image back to back at full
                     Reply: one RESULT per image, then BATCH_DONE (images, total cycles).
 CLEAR        0x04   empty payload: empty the batch buffer. Reply: ACK (0, 0).
 INFO         0x05   empty payload. Reply: INFO (inputs, outputs, event capacity, image capacity).
+WEIGHTS      0x06   (a core with runtime-loaded weights, docs/core.md) payload = flags u8 (bit 0:
+                    this frame starts a network's load) then >= 1 load words u32 LE, the order
+                    of hdl/weight_loader.py, frames in order. Reply: ACK (images, events). A
+                    WEIGHTS frame answered by ERROR leaves no network loaded: load again.
 ===========  =====  ===========================================================================
 
 Board -> host replies
@@ -36,7 +40,8 @@ INFO         0x85   n_in u16, n_out u8, event capacity u16, image capacity u16, 
 ERROR        0xEE   code u8, command u8 (see ERR_*)
 ===========  =====  ===========================================================================
 
-A malformed frame is consumed up to its stated length and checksum, then answered with ERROR;
+RUN and BATCH on a runtime-weights board before a complete load are answered by ERROR
+(``ERR_NOT_LOADED``). A malformed frame is consumed up to its stated length and checksum, then answered with ERROR;
 the gateware also drops a frame whose bytes stop arriving for ``timeout`` cycles.
 """
 
@@ -51,6 +56,7 @@ CMD_LOAD = 0x02
 CMD_BATCH = 0x03
 CMD_CLEAR = 0x04
 CMD_INFO = 0x05
+CMD_WEIGHTS = 0x06
 
 REP_RESULT = 0x81
 REP_ACK = 0x82
@@ -63,15 +69,18 @@ ERR_LENGTH = 2     # length not allowed for this command (0 or not a multiple of
 ERR_COMMAND = 3    # unknown command
 ERR_OVERFLOW = 4   # events do not fit the on-chip buffer (or too many images)
 ERR_EMPTY = 5      # BATCH with nothing loaded
+ERR_NOT_LOADED = 6  # RUN or BATCH before a complete WEIGHTS load (runtime weights)
 
 ERROR_NAMES = {ERR_CHECKSUM: "bad checksum", ERR_LENGTH: "bad length",
                ERR_COMMAND: "unknown command", ERR_OVERFLOW: "buffer overflow",
-               ERR_EMPTY: "empty batch"}
+               ERR_EMPTY: "empty batch", ERR_NOT_LOADED: "no network loaded"}
 
 EVENT_BYTES = 3
 LAST_FLAG = 0x8000   # in the addr field of LOAD events
 FLAG_TIE = 1
 FLAG_NO_SPIKE = 2
+WEIGHTS_FIRST = 1    # WEIGHTS flags: the frame starts a load
+WORD_BYTES = 4
 MAX_PAYLOAD = 0xFFFF
 
 
@@ -144,6 +153,16 @@ def encode_clear():
 
 def encode_info():
     return encode_frame(CMD_INFO)
+
+
+def encode_weights(words, per_frame=256):
+    """WEIGHTS frames of a whole load (``hdl.weight_loader.load_words``), in order."""
+    words = [int(w) for w in words]
+    if not words or any(not 0 <= w < 1 << 32 for w in words):
+        raise ValueError("a load is one or more 32-bit words")
+    return [encode_frame(CMD_WEIGHTS, bytes([WEIGHTS_FIRST if k == 0 else 0]) + b"".join(
+                w.to_bytes(WORD_BYTES, "little") for w in words[k:k + per_frame]))
+            for k in range(0, len(words), per_frame)]
 
 
 # --- replies -----------------------------------------------------------------------------

@@ -1,16 +1,19 @@
 """One self-describing checkpoint file: ``.npz`` arrays plus embedded JSON metadata.
 
-Arrays: ``latent_<l>`` (N_l, N_{l-1}) float32 real-valued weights for each weight layer
-(the forward pass uses their signs: w >= 0 -> +1, w < 0 -> -1), ``fact`` (L,) float64.
-Metadata (``meta`` JSON): format, widths, thr, theta (integer thresholds), mode
-("binary" or "real"), encoding, training config, dataset and its file checksums, and the
-validation / test figures. Writes are atomic. Loading checks the network with
-contract.network.validate_network (thresholds, output width, mode, optional layer
-``kinds``).
+Arrays: ``latent_<l>`` float32 real-valued weights for each weight layer l, (N_l, N_{l-1})
+for a dense layer, (C_out, C_in, K, K) for a conv layer (the forward pass uses their signs:
+w >= 0 -> +1, w < 0 -> -1), ``fact`` (L,) float64. Metadata (``meta`` JSON): format, widths
+(flattened sizes: the input, then every layer), thr, theta (integer thresholds, one per
+weight layer), mode ("binary" or "real"), encoding, training config, dataset and its file
+checksums, the validation / test figures, and for a network with conv or pool layers
+``layers`` (one description per layer, contract.network) and ``arch`` (its SPEC). Writes
+are atomic. Loading checks the network with contract.network.validate_network (thresholds,
+output width, mode, optional layer ``kinds`` or ``layers``).
 """
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,8 @@ from contract.errors import InputError
 from contract.files import atomic_path, sha256_file
 from contract.network import NetworkError, validate_network
 from contract.numerics import SILENT, T
+
+from .arch import Layer, dense_arch, from_dicts, widths_of
 
 FORMAT = "bs4nn-checkpoint/1"
 ENCODING = {"T": T, "silent": SILENT, "rule": "s = 255 - p (pixel intensity p in 0..255)"}
@@ -49,8 +54,20 @@ class Checkpoint:
     meta: dict = field(default_factory=dict)
 
     @property
+    def arch(self) -> list[Layer]:
+        """The layers: ``meta["layers"]``, else dense layers of the latent matrices' shapes."""
+        if self.meta.get("layers"):
+            return from_dicts(self.meta["layers"], math.prod(self.meta["layers"][0]["in_shape"]))
+        return dense_arch([self.latent[0].shape[1]] + [w.shape[0] for w in self.latent])
+
+    @property
+    def conv_arch(self) -> list[Layer] | None:
+        """``arch`` when the network has conv or pool layers, else None (dense)."""
+        return self.arch if self.meta.get("layers") else None
+
+    @property
     def widths(self) -> list[int]:
-        return [self.latent[0].shape[1]] + [w.shape[0] for w in self.latent]
+        return widths_of(self.arch)
 
     @property
     def thetas(self) -> list[int]:
@@ -98,16 +115,26 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths)):
         raise CheckpointError(f"{path}: metadata 'widths' {widths!r} is not a list of >= 2 "
                               "positive integers")
-    n = len(widths) - 1
+    layers = meta.get("layers")
+    try:
+        if layers is not None:
+            validate_network(widths, meta.get("theta"), meta.get("mode", "binary"),
+                             where=f"{path}: metadata", modes=MODES, layers=layers)
+        arch = (from_dicts(layers, widths[0], f"{path}: metadata") if layers is not None
+                else dense_arch(widths))
+    except NetworkError as exc:
+        raise CheckpointError(str(exc)) from exc
+    shapes = [x.weight_shape for x in arch if x.has_weights]
+    n = len(shapes)
     latent = []
-    for l in range(n):
+    for l, want in enumerate(shapes):
         key = f"latent_{l}"
         if key not in arrays:
             raise CheckpointError(f"{path}: missing array {key!r}")
         w = arrays[key]
-        want = (widths[l + 1], widths[l])
         if w.shape != want:
-            raise CheckpointError(f"{path}: {key} has shape {w.shape}, metadata widths say {want}")
+            raise CheckpointError(f"{path}: {key} has shape {w.shape}, metadata "
+                                  f"{'layers' if layers is not None else 'widths'} say {want}")
         if not np.isfinite(w).all():
             raise CheckpointError(f"{path}: {key} holds non-finite values")
         latent.append(w)
@@ -120,7 +147,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path}: metadata 'theta' must be {n} integers, got {theta!r}")
     try:
         validate_network(widths, theta, meta.get("mode", "binary"), meta.get("kinds"),
-                         where=f"{path}: metadata", modes=MODES)
+                         where=f"{path}: metadata", modes=MODES, layers=layers)
     except NetworkError as exc:
         raise CheckpointError(str(exc)) from exc
     if not np.isfinite(fact).all():

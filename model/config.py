@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from contract.errors import UsageError
 from contract.network import validate_network
 
+from .arch import Layer, dense_arch, parse_arch, to_dicts, weight_layers, widths_of
 from .checkpoint import theta_from_fact
 from .data import DATASETS
 from .rules import RULES
@@ -34,9 +35,14 @@ def option(default, help: str, *, choices=None, group=GENERAL):
 FIRST_THETA = (20, 784)         # (theta, fan-in) of the first layer that trains well
 LATER_THETA = (40, 600)         # the same for the layers after it (784-600-10: [20, 40])
 ADAM_LR = (5e-3, 600)           # (Adam step, narrowest hidden layer) that trains well
+CONV_ADAM_LR = 3e-2             # conv kernels: one short run, 0.19 -> 0.54 against 5e-3
 
 
-def fan_in_thetas(widths) -> list[int]:
+CONV_FIRST = 0.12              # first conv layer: theta = 12% of its window (3 for 5 x 5)
+AFTER_CONV = (15, 576)          # (theta, fan-in) of a dense layer on a pooled conv map
+
+
+def fan_in_thetas(widths, arch: list[Layer] | None = None) -> list[int]:
     """Default decision-rule thresholds from each layer's fan-in.
 
     The first layer sees the image (about 150 of 784 inputs spike on MNIST): theta in
@@ -44,10 +50,20 @@ def fan_in_thetas(widths) -> list[int]:
     by the decision step; its useful potentials grow more slowly than the fan-in (with
     theta 40 * 64 / 600 = 4 a 64-wide hidden layer gives mostly tied outputs, with 40 none
     fires): theta ~ fan-in^(2/3), from the 784-600-10 values and runs of 784-64-10.
+    With ``arch``, the fan-ins are the weight layers' (conv: C_in * K * K); a first conv
+    layer gets 12% of its window, a later layer theta ~ fan-in^(2/3) from 15 per 576 (one
+    short run of conv4k5,pool2,fc10 on 5,000 images: [3, 15] beat [5, 10] and [5, 39];
+    conv networks still want their --theta tuned).
     """
+    fans = [x.fan_in for x in weight_layers(arch)] if arch else list(widths[:-1])
     out = []
-    for l, fan_in in enumerate(widths[:-1]):
+    for l, fan_in in enumerate(fans):
+        if l == 0 and arch and arch[0].kind == "conv":
+            out.append(max(1, int(round(CONV_FIRST * fan_in))))
+            continue
         theta, ref = FIRST_THETA if l == 0 else LATER_THETA
+        if l and arch and arch[0].kind != "dense":
+            theta, ref = AFTER_CONV
         power = 1.0 if l == 0 else 2 / 3
         out.append(max(1, int(round(theta * (fan_in / ref) ** power))))
     return out
@@ -63,7 +79,12 @@ def default_adam_lr(hidden) -> float:
 @dataclass
 class TrainConfig:
     dataset: str = option("mnist", "dataset (default %(default)s)", choices=DATASETS)
-    hidden: list[int] = option([600], "hidden layer widths (default %(default)s)")
+    hidden: list[int] = option([600], "hidden layer widths of a dense network "
+                               "(default %(default)s)")
+    arch: str = option("", "the layers as a comma-separated SPEC of conv<C>k<K>[s<S>][p<P>], "
+                       "pool<K> and fc<N> on the (1, 28, 28) map, e.g. "
+                       "conv16k5,pool2,conv32k5,pool2,fc10 (the last is fc10); replaces "
+                       "--hidden")
     rule: str = option("decision", "learning rule: decision = cross-entropy on the output "
                        "potentials at the decision step, bs4nn = the paper's rule "
                        "(default %(default)s)", choices=tuple(sorted(RULES)))
@@ -72,7 +93,7 @@ class TrainConfig:
     optimizer: str = option("", "default: adam (decision rule), sgd (bs4nn rule)",
                             choices=("sgd", "adam"))
     lr: float = option(0.0, "step size (default: with adam 5e-3, times sqrt(600 / width) for "
-                       "a hidden layer narrower than 600; 0.1 with sgd)")
+                       "a hidden layer narrower than 600, 3e-2 with conv layers; 0.1 with sgd)")
     lr_min_frac: float = option(0.05, "cosine decay of the step sizes down to this fraction "
                                 "(default %(default)s)")
     shift: int = option(0, "random translations of up to N pixels (default %(default)s)")
@@ -137,6 +158,17 @@ class TrainConfig:
         need(self.lr_f >= 0, "lr_f", self.lr_f, "a number >= 0")
         need(self.gamma >= 0, "gamma", self.gamma, "an integer >= 0")
 
+    def layers(self) -> list[Layer]:
+        """The architecture: --arch, else 784, --hidden, 10 dense (NetworkError if bad)."""
+        if not self.arch:
+            return dense_arch([INPUTS, *self.hidden, CLASSES])
+        arch = parse_arch(self.arch)
+        if arch[-1].n_out != CLASSES:
+            raise UsageError(f"--arch {self.arch}: the last layer has {arch[-1].n_out} "
+                             f"neurons; the datasets have {CLASSES} classes (end with "
+                             f"fc{CLASSES})")
+        return arch
+
     def resolved(self) -> "TrainConfig":
         """Fill in the rule-dependent defaults; raises ValueError on bad values."""
         if self.rule not in RULES:
@@ -147,21 +179,25 @@ class TrainConfig:
         opt = self.optimizer or ("adam" if self.rule == "decision" else "sgd")
         if opt not in ("sgd", "adam"):
             raise ValueError(f"optimizer {opt!r}: expected sgd or adam")
-        lr = self.lr or (default_adam_lr(self.hidden) if opt == "adam" else 0.1)
+        arch = self.layers()
+        widths, dicts = widths_of(arch), (to_dicts(arch) if self.arch else None)
+        hidden = [x.n_out for x in weight_layers(arch)[:-1]] or [CLASSES]
+        adam = CONV_ADAM_LR if any(x.kind == "conv" for x in arch) else default_adam_lr(hidden)
+        lr = self.lr or (adam if opt == "adam" else 0.1)
         theta = list(self.theta)
+        layers = len(weight_layers(arch))
         if self.rule == "decision":
-            layers = len(self.hidden) + 1
             if not theta:
-                theta = fan_in_thetas([INPUTS, *self.hidden, CLASSES])
+                theta = fan_in_thetas(widths, arch)
             if len(theta) == 1:
                 theta = theta * layers
             if len(theta) != layers or min(theta) < 1:
                 raise ValueError(f"--theta {self.theta}: expected {layers} integers >= 1 "
-                                 "(one value: all layers)")
-            validate_network([INPUTS, *self.hidden, CLASSES], theta, where="--theta")
+                                 "(one value: all weight layers)")
+            validate_network(widths, theta, where="--theta", layers=dicts)
         elif not self.real:
             start = theta_from_fact(self.thr, self.fact0)
-            validate_network([INPUTS, *self.hidden, CLASSES], [start] * (len(self.hidden) + 1),
+            validate_network(widths, [start] * layers, layers=dicts,
                              where=f"--fact0 {self.fact0} (initial theta {start})")
         threads = self.threads or min(4, os.cpu_count() or 1)
         return TrainConfig(**{**asdict(self), "optimizer": opt, "lr": lr, "theta": theta,

@@ -7,7 +7,9 @@ Reports strict accuracy (the decision the hardware outputs), paper accuracy (a t
 contains the label counts as correct), the number of ties and of images with no output
 spike, and the mean number of spikes per image in each layer. Binary checkpoints run the
 integer golden model (model.network) on the weights' signs and the integer thresholds;
-"real" checkpoints run the S4NN-style real-valued forward (model.realvalued).
+"real" checkpoints run the S4NN-style real-valued forward (model.realvalued). Any
+architecture (dense, conv, pool layers) is run as its checkpoint describes it; the spikes
+per layer count pooling layers too.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import time  # noqa: E402
 
 from contract.cli import Parser, command  # noqa: E402
 
+from .arch import spec_of  # noqa: E402
 from .checkpoint import load_checkpoint  # noqa: E402
 from .data import load  # noqa: E402
 from .decision import accuracy  # noqa: E402
@@ -42,14 +45,15 @@ def evaluate_checkpoint(path, data_dir=None, split: str = "test") -> dict:
     part = getattr(ds, split)
     t0 = time.time()
     if mode == "binary":
-        f = forward(part.images, ck.binary_weights, ck.thetas)
+        f = forward(part.images, ck.binary_weights, ck.thetas, arch=ck.conv_arch)
     else:                   # "real"; load_checkpoint refuses any other mode
         thr = ck.meta.get("thr", [100.0] * len(ck.latent))
-        f = real_forward(part.images, ck.latent, [t / fa for t, fa in zip(thr, ck.fact)])
+        f = real_forward(part.images, ck.latent, [t / fa for t, fa in zip(thr, ck.fact)],
+                         arch=ck.conv_arch)
     dt = time.time() - t0
     strict, paper = accuracy(f.decision, part.labels)
     return {"checkpoint": str(path), "dataset": name, "split": split, "mode": mode,
-            "widths": ck.widths, "theta": ck.thetas, "n": len(part),
+            "widths": ck.widths, "arch": spec_of(ck.arch), "theta": ck.thetas, "n": len(part),
             "strict": round(strict, 6), "paper": round(paper, 6),
             "ties": int(f.decision.tie.sum()), "no_spike": int(f.decision.no_spike.sum()),
             "mean_spikes": [round(float((s < SILENT).sum()) / len(part), 3) for s in f.spikes],
@@ -70,7 +74,7 @@ def main(argv=None) -> int:
         print(json.dumps(r, sort_keys=True))
     else:
         print(f"{r['checkpoint']}: {r['dataset']} {r['split']} ({r['n']} images), {r['mode']} "
-              f"{r['widths']} theta {r['theta']}\n"
+              f"{r['arch']} {r['widths']} theta {r['theta']}\n"
               f"  strict accuracy {r['strict']:.4f}   paper accuracy {r['paper']:.4f}\n"
               f"  ties {r['ties']}   no output spike {r['no_spike']}\n"
               f"  mean spikes per image per layer {r['mean_spikes']}   "

@@ -13,6 +13,7 @@ import numpy as np
 
 from contract.numerics import LAST_STEP, encode_latency
 
+from .arch import is_dense, spec_of, to_dicts, widths_of
 from .augment import translate
 from .checkpoint import Checkpoint
 from .config import TrainConfig
@@ -127,8 +128,9 @@ def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progre
     if cfg.train_subset:
         xtr, ytr = xtr[:cfg.train_subset], ytr[:cfg.train_subset]
     rng = np.random.default_rng(cfg.seed)
-    widths = [xtr.shape[1], *cfg.hidden, 10]
-    net = Net(widths, cfg, rng)
+    arch = cfg.layers()
+    widths = widths_of(arch)
+    net = Net(arch, cfg, rng)
     trainer = Trainer(net, cfg)
     budget = cfg.max_minutes * 60 if cfg.max_minutes > 0 else float("inf")
     t0 = time.time()
@@ -171,11 +173,13 @@ def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progre
     meta = {"mode": "real" if cfg.real else "binary", "thr": [cfg.thr] * len(W),
             "theta": net.thetas, "dataset": cfg.dataset, "data_sha256": ds.sha256,
             "config": asdict(cfg), "selected_epoch": rec["epoch"], "val": val, "test": test,
+            **({} if is_dense(arch) else {"layers": to_dicts(arch), "arch": spec_of(arch)}),
             "history": history, "train_seconds": round(train_time, 1),
             "samples_per_second": round(samples / max(train_time, 1e-9), 1)}
     ck = Checkpoint([w.astype(np.float32) for w in W], fact.astype(np.float64), meta)
     if out is not None:
         ck.save(out)
-        plot_history(history, Path(out).with_suffix(".png"), title=f"{cfg.dataset} {widths} "
+        name = widths if is_dense(arch) else spec_of(arch)
+        plot_history(history, Path(out).with_suffix(".png"), title=f"{cfg.dataset} {name} "
                      f"({cfg.rule} rule)")
     return ck, history

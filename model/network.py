@@ -2,7 +2,10 @@
 "Time" to "No-spike fallback").
 
 This is what the hardware must reproduce bit for bit. Weights are (out, in) matrices of
-+-1 (int8); each layer has one integer threshold theta (fire when V >= theta).
++-1 (int8), or (C_out, C_in, K, K) kernels for a conv layer (docs/numerics.md,
+"Convolution"); each weight layer has one integer threshold theta (fire when V >= theta).
+Pooling layers have neither (docs/numerics.md, "Pooling"). ``arch`` (model.arch layers)
+describes a network with conv or pool layers; None means dense layers only.
 """
 from __future__ import annotations
 
@@ -12,14 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .decision import Decision, decide
 from contract.numerics import encode_latency
-from .layer import check_weights, layer_forward
+
+from .arch import Layer, dense_arch
+from .conv import conv_rows
+from .decision import Decision, decide
+from .layer import check_weights, layer_forward, layer_from_rows
+from .pool import pool_times
 
 
 @dataclass
 class ForwardResult:
-    spikes: list[np.ndarray]      # per weight layer: (B, N_l) int16 spike times (256 = silent)
+    spikes: list[np.ndarray]      # per layer: (B, N_l) int16 spike times (256 = silent)
     v_cross: np.ndarray           # (B, N_out) output potentials at their crossing steps
     v_final: np.ndarray           # (B, N_out) output potentials V(255)
     decision: Decision
@@ -29,33 +36,54 @@ class ForwardResult:
         return self.decision.label
 
 
-def check_network(weights, thetas) -> list[np.ndarray]:
-    """Validate shapes and values; returns the weights as int8 arrays."""
+def check_network(weights, thetas, arch: list[Layer] | None = None) -> list[np.ndarray]:
+    """Validate shapes and values; returns the weights as int8 arrays (one per weight layer)."""
     if len(weights) != len(thetas) or len(weights) < 1:
         raise ValueError(f"{len(weights)} weight matrices but {len(thetas)} thresholds")
-    ws = [check_weights(w, f"layer {l} weights") for l, w in enumerate(weights)]
-    for l in range(1, len(ws)):
-        if ws[l].shape[1] != ws[l - 1].shape[0]:
-            raise ValueError(f"layer {l} fan-in {ws[l].shape[1]} != layer {l - 1} width "
-                             f"{ws[l - 1].shape[0]}")
     for l, th in enumerate(thetas):
         if int(th) != th:
             raise ValueError(f"layer {l} threshold {th!r} is not an integer")
+    if arch is None:
+        ws = [check_weights(w, f"layer {l} weights") for l, w in enumerate(weights)]
+        for l in range(1, len(ws)):
+            if ws[l].shape[1] != ws[l - 1].shape[0]:
+                raise ValueError(f"layer {l} fan-in {ws[l].shape[1]} != layer {l - 1} width "
+                                 f"{ws[l - 1].shape[0]}")
+        return ws
+    shapes = [x.weight_shape for x in arch if x.has_weights]
+    if len(shapes) != len(weights):
+        raise ValueError(f"{len(weights)} weight arrays for {len(shapes)} weight layers")
+    ws = []
+    for l, (w, shape) in enumerate(zip(weights, shapes)):
+        w = np.asarray(w)
+        if w.shape != shape:
+            raise ValueError(f"weight layer {l}: shape {w.shape}, the architecture says {shape}")
+        ws.append(check_weights(w.reshape(shape[0], -1), f"weight layer {l}").reshape(shape))
     return ws
 
 
-def forward_times(s_in: np.ndarray, weights, thetas) -> ForwardResult:
+def forward_times(s_in: np.ndarray, weights, thetas, arch: list[Layer] | None = None
+                  ) -> ForwardResult:
     """Run the network on input spike times s_in (B, N0) in 0..256."""
-    return run_layers(s_in, check_network(weights, thetas), [int(th) for th in thetas])
+    return run_layers(s_in, check_network(weights, thetas, arch), [int(th) for th in thetas],
+                      arch)
 
 
-def run_layers(s_in: np.ndarray, ws: list[np.ndarray], thetas: list[int]) -> ForwardResult:
+def run_layers(s_in: np.ndarray, ws: list[np.ndarray], thetas: list[int],
+               arch: list[Layer] | None = None) -> ForwardResult:
     """``forward_times`` on weights already checked by ``check_network``."""
-    spikes, s = [], s_in
-    for w, th in zip(ws, thetas):
-        r = layer_forward(s, w, th)
-        spikes.append(r.spikes)
-        s = r.spikes
+    arch = arch or dense_arch([ws[0].shape[1]] + [w.shape[0] for w in ws])
+    spikes, s, wl = [], s_in, 0
+    for layer in arch:
+        if layer.kind == "pool":
+            spikes.append(pool_times(s, layer))
+        else:
+            w, th = ws[wl], thetas[wl]
+            r = (layer_forward(s, w, th) if layer.kind == "dense"
+                 else layer_from_rows(s, conv_rows(w, layer), th))
+            spikes.append(r.spikes)
+            wl += 1
+        s = spikes[-1]
     return ForwardResult(spikes, r.v_cross, r.v_final, decide(r.spikes, r.v_cross, r.v_final))
 
 
@@ -65,12 +93,12 @@ def default_threads() -> int:
 
 
 def forward(images: np.ndarray, weights, thetas, batch: int = 1000,
-            threads: int | None = None) -> ForwardResult:
+            threads: int | None = None, arch: list[Layer] | None = None) -> ForwardResult:
     """Run the network on uint8 images (B, N0), in batches spread over ``threads`` worker
     threads (default: one per CPU, at most 4; NumPy releases the GIL in the heavy loops)."""
     threads = threads or default_threads()
-    ws, ths = check_network(weights, thetas), [int(th) for th in thetas]
-    run = lambda i: run_layers(encode_latency(images[i:i + batch]), ws, ths)  # noqa: E731
+    ws, ths = check_network(weights, thetas, arch), [int(th) for th in thetas]
+    run = lambda i: run_layers(encode_latency(images[i:i + batch]), ws, ths, arch)  # noqa: E731
     starts = range(0, len(images), batch)
     if threads > 1 and len(starts) > 1:
         with ThreadPoolExecutor(threads) as pool:

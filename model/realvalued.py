@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .decision import decide
 from contract.numerics import encode_latency
-from .layer import LayerResult, layer_forward
+
+from .arch import Layer, dense_arch
+from .conv import conv_rows
+from .decision import decide
+from .layer import LayerResult, layer_forward, layer_from_rows
 from .network import ForwardResult, concat_results
+from .pool import pool_times
 
 V_SCALE = 1024.0   # fixed-point scale for the decision's potential tie-break
 
@@ -33,26 +37,50 @@ def real_layer_forward(s_in: np.ndarray, w: np.ndarray, threshold: float) -> Lay
     return layer_forward(s_in, w, threshold, strict=True, dtype=np.float32)
 
 
+def real_conv_forward(s_in: np.ndarray, kernels: np.ndarray, threshold: float,
+                      layer: Layer) -> LayerResult:
+    """A real-valued conv layer (kernels (C_out, C_in, K, K) float), V > threshold."""
+    return layer_from_rows(s_in, conv_rows(kernels, layer, np.float32), threshold, strict=True)
+
+
+def real_spikes(s_in: np.ndarray, weights, thresholds, arch: list[Layer]) -> list:
+    """Per layer of ``arch``: a LayerResult (weight layers) or pooled spike times (pool)."""
+    out, s, wl = [], s_in, 0
+    for layer in arch:
+        if layer.kind == "pool":
+            out.append(pool_times(s, layer))
+            s = out[-1]
+            continue
+        w, th = weights[wl], float(thresholds[wl])
+        r = (real_layer_forward(s, w, th) if layer.kind == "dense"
+             else real_conv_forward(s, w, th, layer))
+        out.append(r)
+        s, wl = r.spikes, wl + 1
+    return out
+
+
 def fixed_point(v: np.ndarray) -> np.ndarray:
     """Float potentials as integers in 1/V_SCALE units (the decision's tie-break)."""
     return np.round(np.asarray(v, np.float64) * V_SCALE).astype(np.int64)
 
 
-def real_forward_times(s_in: np.ndarray, weights, thresholds) -> ForwardResult:
-    """Real-valued network on input spike times (B, N0); thresholds are thr / fact per layer."""
+def real_forward_times(s_in: np.ndarray, weights, thresholds,
+                       arch: list[Layer] | None = None) -> ForwardResult:
+    """Real-valued network on input spike times (B, N0); thresholds are thr / fact per
+    weight layer."""
     if len(weights) != len(thresholds):
         raise ValueError(f"{len(weights)} weight matrices but {len(thresholds)} thresholds")
-    spikes, s = [], s_in
-    for w, th in zip(weights, thresholds):
-        r = real_layer_forward(s, w, float(th))
-        spikes.append(r.spikes)
-        s = r.spikes
+    arch = arch or dense_arch([np.shape(weights[0])[1]] + [np.shape(w)[0] for w in weights])
+    outs = real_spikes(s_in, weights, thresholds, arch)
+    r = outs[-1]
+    spikes = [x if isinstance(x, np.ndarray) else x.spikes for x in outs]
     d = decide(r.spikes, fixed_point(r.v_cross), fixed_point(r.v_final))
     return ForwardResult(spikes, r.v_cross, r.v_final, d)
 
 
-def real_forward(images: np.ndarray, weights, thresholds, batch: int = 2000) -> ForwardResult:
+def real_forward(images: np.ndarray, weights, thresholds, batch: int = 2000,
+                 arch: list[Layer] | None = None) -> ForwardResult:
     """Real-valued network on uint8 images (B, N0), in batches."""
-    parts = [real_forward_times(encode_latency(images[i:i + batch]), weights, thresholds)
+    parts = [real_forward_times(encode_latency(images[i:i + batch]), weights, thresholds, arch)
              for i in range(0, len(images), batch)]
     return concat_results(parts)

@@ -2,6 +2,7 @@
 
     python -m model.train --dataset mnist --out runs/mnist.npz
     python -m model.train --rule bs4nn --lr 1.0 --gamma 5 --no-spike s4nn
+    python -m model.train --arch conv16k5,pool2,conv32k5,pool2,fc10 --out runs/conv.npz
 
 The forward pass is always the integer contract (model.layer, the golden model) on the
 signs of the latent real weights; only the backward differs between the rules
@@ -17,6 +18,8 @@ signs of the latent real weights; only the backward differs between the rules
 Mini-batches are split over ``--threads`` worker threads (NumPy releases the GIL in the
 heavy loops) and the slices' gradients summed. ``--shift`` adds random translations of up to
 that many pixels. ``--real`` trains the S4NN-style real-valued variant (bs4nn rule only).
+``--arch SPEC`` gives any stack of conv, pool and dense layers (model/arch.py;
+docs/numerics.md, "Convolution", "Pooling"); ``--hidden`` is the shorthand for dense ones.
 The epoch with the best validation accuracy (strict) is kept; the test set is only
 evaluated at the end.
 """
@@ -89,7 +92,8 @@ def main(argv=None) -> int:
     ck, hist = train(cfg, a.data_dir, out, progress=not a.no_progress,
                      log=lambda s: print(s, flush=True))
     m = ck.meta
-    print(f"summary: {cfg.dataset} {ck.widths} {m['mode']} ({cfg.rule} rule) epoch "
+    name = m.get("arch") or ck.widths
+    print(f"summary: {cfg.dataset} {name} {m['mode']} ({cfg.rule} rule) epoch "
           f"{m['selected_epoch']}/{len(hist)} val strict {m['val']['strict']:.4f} test strict "
           f"{m['test']['strict']:.4f} paper {m['test']['paper']:.4f} ties {m['test']['ties']} "
           f"no-spike {m['test']['no_spike']} theta {m['theta']} {m['samples_per_second']:.0f} "

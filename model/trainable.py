@@ -8,40 +8,46 @@ import numpy as np
 
 from contract.numerics import SILENT, encode_latency
 
+from .arch import Layer, dense_arch, widths_of
 from .checkpoint import binarize, theta_from_fact
+from .conv import conv_rows
 from .decision import accuracy, decide
-from .layer import layer_from_rows
+from .layer import LayerResult, layer_from_rows
 from .network import ForwardResult
-from .realvalued import real_forward_times, real_layer_forward
+from .pool import pool_times
+from .realvalued import real_forward_times, real_spikes
 
 
 @dataclass
 class Signs:
     """The forward's binary weights, once per step for every worker thread."""
-    wb: list[np.ndarray]          # (N_out, N_in) int8 +-1 per layer
-    wf: list                      # float32 copies for the backward (None for layer 0)
-    wt_pad: list[np.ndarray]      # (N_in + 1, N_out) int16, transposed, zero row appended
+    wb: list[np.ndarray]          # per weight layer: (N_out, N_in) or (C_out, C_in, K, K) int8
+    wf: list                      # float32 dense matrices for the backward (None: layer 0, conv)
+    wt_pad: list[np.ndarray]      # (N_in + 1, N_out) int16 connection rows, zero row appended
 
 
 class Net:
-    """Latent weights ``W`` (out, in) float32 per layer and the threshold scales ``fact`` (L,).
+    """Latent weights ``W`` float32 per weight layer (dense (out, in), conv (C_out, C_in, K,
+    K)) and the threshold scales ``fact`` (one per weight layer).
 
     Parameters
     ----------
-    widths : layer widths, input first (784, ..., 10).
+    layers : the architecture (model.arch layers), or dense widths, input first (784, ..., 10).
     cfg : a ``model.config.TrainConfig``: the rule picks the initialisation (decision:
         W ~ U[-clip, clip], fact from ``theta``; bs4nn: W ~ U[0, init), fact = fact0).
     rng : the generator the initial weights are drawn from.
     """
 
-    def __init__(self, widths, cfg, rng: np.random.Generator):
-        self.widths = list(widths)
+    def __init__(self, layers, cfg, rng: np.random.Generator):
+        self.arch = (list(layers) if layers and isinstance(layers[0], Layer)
+                     else dense_arch(layers))
+        self.widths = widths_of(self.arch)
         self.thr = float(cfg.thr)
         self.real = bool(cfg.real)
-        L = len(widths) - 1
+        shapes = [x.weight_shape for x in self.arch if x.has_weights]
+        L = len(shapes)
         self.W = []
-        for l in range(L):
-            shape = (widths[l + 1], widths[l])
+        for l, shape in enumerate(shapes):
             if cfg.rule == "decision":
                 w = rng.uniform(-cfg.clip, cfg.clip, shape)
             else:
@@ -56,6 +62,10 @@ class Net:
             self.fact = np.full(L, cfg.fact0, np.float64)
 
     @property
+    def weight_layers(self) -> list[Layer]:
+        return [x for x in self.arch if x.has_weights]
+
+    @property
     def thetas(self) -> list[int]:
         return [theta_from_fact(self.thr, f) for f in self.fact]
 
@@ -64,31 +74,41 @@ class Net:
 
     def signs(self) -> Signs:
         wb = self.binary()
-        wt_pad = []
-        for w in wb:
+        wt_pad, wf = [], []
+        for l, (w, layer) in enumerate(zip(wb, self.weight_layers)):
+            if layer.kind == "conv":
+                wt_pad.append(conv_rows(w, layer))
+                wf.append(None)
+                continue
             rows = np.zeros((w.shape[1] + 1, w.shape[0]), np.int16)
             rows[:-1] = w.T
             wt_pad.append(rows)
-        return Signs(wb, [None] + [w.astype(np.float32) for w in wb[1:]], wt_pad)
+            wf.append(w.astype(np.float32) if l else None)
+        return Signs(wb, wf, wt_pad)
 
-    def layers(self, s_in: np.ndarray, signs: Signs | None = None):
+    def layers(self, s_in: np.ndarray, signs: Signs | None = None) -> list[LayerResult]:
         """Per-layer LayerResults on input spike times (B, N0): the integer contract
-        (binarize(W), theta) or, with real=True, the real-valued S4NN forward."""
-        out, s = [], s_in
-        if not self.real:
-            signs = signs or self.signs()
-        for l in range(len(self.W)):
-            if self.real:
-                r = real_layer_forward(s, self.W[l], self.thr / self.fact[l])
+        (binarize(W), theta) or, with real=True, the real-valued S4NN forward. A pooling
+        layer's result has its spike times only (v_cross, v_final None)."""
+        if self.real:
+            outs = real_spikes(s_in, self.W, [self.thr / f for f in self.fact], self.arch)
+            return [LayerResult(x, None, None) if isinstance(x, np.ndarray) else x
+                    for x in outs]
+        signs = signs or self.signs()
+        out, s, wl = [], s_in, 0
+        for layer in self.arch:
+            if layer.kind == "pool":
+                r = LayerResult(pool_times(s, layer), None, None)
             else:
-                r = layer_from_rows(s, signs.wt_pad[l], self.thetas[l])
+                r = layer_from_rows(s, signs.wt_pad[wl], self.thetas[wl])
+                wl += 1
             out.append(r)
             s = r.spikes
         return out
 
     def forward_times(self, s_in: np.ndarray) -> ForwardResult:
         if self.real:
-            return real_forward_times(s_in, self.W, [self.thr / f for f in self.fact])
+            return real_forward_times(s_in, self.W, [self.thr / f for f in self.fact], self.arch)
         rs = self.layers(s_in)
         r = rs[-1]
         return ForwardResult([x.spikes for x in rs], r.v_cross, r.v_final,
@@ -98,7 +118,7 @@ class Net:
         """strict / paper accuracy, ties, no-spike count, mean spikes per layer."""
         n = len(labels)
         correct = paper = ties = nospike = 0
-        spikes = np.zeros(len(self.W))
+        spikes = np.zeros(len(self.arch))
         for lo in range(0, n, batch):
             f = self.forward_times(encode_latency(images[lo:lo + batch]))
             y = labels[lo:lo + batch]

@@ -4,6 +4,9 @@
     results[n] = {"label", "step", "tie", "no_spike", "cycles", "times": [...],
                   "spikes": [(layer, neuron, time), ...]}
 
+With ``loads`` (a runtime-weights core, docs/core.md) ``loads[k]``, a list of load words
+(``hdl.weight_loader.load_words``), is streamed on ``i_load`` before image k.
+
 The driver keeps `i_event.valid` high whenever it has an event (no bubbles) and holds
 `o_result.ready` / `o_spike.ready` at 1, so `cycles` is what hdl/cycle_model.py predicts.
 """
@@ -26,8 +29,19 @@ def _offer(ctx, ev, events, k):
     ctx.set(ev.payload.last, int(k == len(events) - 1))
 
 
+async def _load(ctx, port, words):
+    """Stream one load (``first`` on word 0) on ``port``."""
+    for k, w in enumerate(words):
+        ctx.set(port.valid, 1)
+        ctx.set(port.payload.data, w)
+        ctx.set(port.payload.first, int(k == 0))
+        await ctx.tick().until(port.ready)
+    ctx.set(port.valid, 0)
+
+
 def simulate(core, images, *, full: bool = True, debug: bool = False,
-             max_cycles: int = 1_000_000, vcd: str | None = None) -> list[dict]:
+             max_cycles: int = 1_000_000, vcd: str | None = None,
+             loads: dict | None = None) -> list[dict]:
     """images: list of (times, addrs) sequences (at least one event each)."""
     results: list[dict] = []
 
@@ -37,7 +51,9 @@ def simulate(core, images, *, full: bool = True, debug: bool = False,
         ctx.set(core.debug, int(debug))
         ctx.set(core.o_result.ready, 1)
         ctx.set(core.o_spike.ready, 1)
-        for times, addrs in images:
+        for n_img, (times, addrs) in enumerate(images):
+            if loads and n_img in loads:
+                await _load(ctx, core.i_load, loads[n_img])
             events = [(int(t), int(a)) for t, a in zip(times, addrs)]
             if not events:
                 raise ValueError("an image needs at least one event")

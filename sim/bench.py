@@ -30,6 +30,7 @@ from sim.layout import Unpacker
 from sim.scoreboard import check_image
 
 PERIOD_NS = 10
+LOAD_BITS = 32          # hdl/weight_loader.py
 
 
 def event_payloads(times: np.ndarray, addrs: np.ndarray, fields: dict) -> np.ndarray:
@@ -69,55 +70,56 @@ def read_int(handle, low_bits: int | None = None) -> tuple[int, bool]:
         used = s[len(s) - low_bits:] if low_bits is not None else s
         return int("".join(c if c in "01" else "0" for c in s), 2), any(c not in "01" for c in used)
 
+class Harness:
+    """The Python half of the harness (sim/wrapper.py): batches of images, network loads."""
 
-@cocotb.test()
-async def regress(dut):
-    with open(os.environ["BS4NN_BENCH"]) as f:
-        job = json.load(f)
-    lay = job["layouts"]
-    ev_f, ev_w = lay["i_event"]["fields"], lay["i_event"]["width"]
-    sp_w = lay["o_spike"]["width"]
-    unpack_res = Unpacker(lay["o_result"]["fields"])
-    unpack_sp = Unpacker(lay["o_spike"]["fields"])
-    art = load_artifacts(job["artifacts"])
-    mode = job["mode"]
-    rnd_cfg = job.get("random", {})
-    every = int(rnd_cfg.get("every", 0))
-    idle_t = min(255, round(256 * float(rnd_cfg.get("idle", 0.0))))
-    stall_t = min(255, round(256 * float(rnd_cfg.get("stall", 0.0))))
-    rng = random.Random(int(job.get("seed", 1)))
-    timeout_ns = int(job.get("timeout_cycles", 200_000)) * PERIOD_NS
-    keep = {tuple(x) for x in job.get("keep_spikes", [])}
-    n_layers = art.n_layers
+    def __init__(self, dut, layouts: dict, timeout_ns: int):
+        self.dut, self.timeout_ns = dut, timeout_ns
+        self.ev_w = layouts["i_event"]["width"]
+        self.res_w, self.sp_w = layouts["o_result"]["width"], layouts["o_spike"]["width"]
+        self.unpack_res = Unpacker(layouts["o_result"]["fields"])
+        self.unpack_sp = Unpacker(layouts["o_spike"]["fields"])
 
-    Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start()
-    dut.full.value = int(mode == "full")
-    dut.debug.value = 0
-    dut.start.value = 0
-    dut.idle_thresh.value = 0
-    dut.stall_thresh.value = 0
-    dut.rst.value = 1
-    for _ in range(4):
+    async def reset(self, full: bool) -> None:
+        dut = self.dut
+        Clock(dut.clk, PERIOD_NS, unit="ns", impl="gpi").start()
+        dut.full.value = int(full)
+        dut.debug.value = 0
+        dut.start.value = 0
+        dut.idle_thresh.value = 0
+        dut.stall_thresh.value = 0
+        dut.rst.value = 1
+        for _ in range(4):
+            await RisingEdge(dut.clk)
+        dut.rst.value = 0
         await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
 
-    res_w = lay["o_result"]["width"]
-    batch_cfg = job.get("batch", {"images": 1, "events": 10 ** 9})
+    async def load(self, words: list[int]) -> bool:
+        """Stream one network's load words on i_load (runtime weights); False on a timeout."""
+        dut = self.dut
+        dut.ld_buf.value = pack_words(np.asarray(words, np.int64), LOAD_BITS)
+        dut.n_load.value = len(words)
+        dut.load_go.value = 1
+        await RisingEdge(dut.clk)
+        dut.load_go.value = 0
+        timeout = Timer(self.timeout_ns, unit="ns")
+        return await First(RisingEdge(dut.load_done), timeout) is not timeout
 
-    async def run_batch(payloads: list, debug: bool, randomised: bool) -> list[PassResult] | None:
+    async def run_batch(self, payloads: list, debug: bool, idle_t: int = 0, stall_t: int = 0,
+                        seed: int = 1) -> list[PassResult] | None:
         """Images (their payload arrays) through the harness back to back: one PassResult
         per image (the batch's debug spikes go with each), or None on a timeout."""
-        dut.ev_buf.value = pack_words(np.concatenate(payloads), ev_w)
+        dut, res_w, sp_w = self.dut, self.res_w, self.sp_w
+        dut.ev_buf.value = pack_words(np.concatenate(payloads), self.ev_w)
         dut.n_images.value = len(payloads)
         dut.debug.value = int(debug)
-        dut.idle_thresh.value = idle_t if randomised else 0
-        dut.stall_thresh.value = stall_t if randomised else 0
-        dut.seed.value = rng.getrandbits(32) | 1
+        dut.idle_thresh.value = idle_t
+        dut.stall_thresh.value = stall_t
+        dut.seed.value = seed
         dut.start.value = 1
         await RisingEdge(dut.clk)
         dut.start.value = 0
-        timeout = Timer(timeout_ns * len(payloads), unit="ns")
+        timeout = Timer(self.timeout_ns * len(payloads), unit="ns")
         if await First(RisingEdge(dut.done), timeout) is timeout:
             return None
         k = len(payloads)
@@ -131,12 +133,40 @@ async def regress(dut):
             buf, x_sp = read_int(dut.sp_buf, n_sp * sp_w)
             mask = (1 << sp_w) - 1
             for i in range(n_sp):
-                s = unpack_sp((buf >> (i * sp_w)) & mask)
+                s = self.unpack_sp((buf >> (i * sp_w)) & mask)
                 spikes.append((s["layer"], s["neuron"], s["time"]))
         overflow = bool(int(dut.sp_overflow.value))
-        return [PassResult(unpack_res((res_all >> (i * res_w)) & mres),
+        return [PassResult(self.unpack_res((res_all >> (i * res_w)) & mres),
                            ((tr >> (32 * i)) & m32) - ((tf >> (32 * i)) & m32),
                            spikes if debug else [], x_res or x_sp, overflow) for i in range(k)]
+
+
+@cocotb.test()
+async def regress(dut):
+    with open(os.environ["BS4NN_BENCH"]) as f:
+        job = json.load(f)
+    lay = job["layouts"]
+    ev_f = lay["i_event"]["fields"]
+    art = load_artifacts(job["artifacts"])
+    mode = job["mode"]
+    rnd_cfg = job.get("random", {})
+    every = int(rnd_cfg.get("every", 0))
+    idle_t = min(255, round(256 * float(rnd_cfg.get("idle", 0.0))))
+    stall_t = min(255, round(256 * float(rnd_cfg.get("stall", 0.0))))
+    rng = random.Random(int(job.get("seed", 1)))
+    timeout_ns = int(job.get("timeout_cycles", 200_000)) * PERIOD_NS
+    keep = {tuple(x) for x in job.get("keep_spikes", [])}
+    n_layers = art.n_layers
+
+    harness = Harness(dut, lay, timeout_ns)
+    await harness.reset(mode == "full")
+    if job.get("load") is not None:                 # runtime weights: the network first
+        assert await harness.load(job["load"]), "the core did not take the network's load"
+    batch_cfg = job.get("batch", {"images": 1, "events": 10 ** 9})
+
+    async def run_batch(payloads: list, debug: bool, randomised: bool) -> list[PassResult] | None:
+        return await harness.run_batch(payloads, debug, idle_t if randomised else 0,
+                                       stall_t if randomised else 0, rng.getrandbits(32) | 1)
 
     fast_cache: dict[int, PassResult] = {}
 

@@ -148,6 +148,8 @@ class Bench:
     def _network_id(self) -> bytes:
         """What the core is built from (widths, thresholds, ROM checksums), not the vectors:
         exports of one checkpoint with different vector counts share a build."""
+        if self.core_params.get("runtime_weights"):      # one build per shape
+            return json.dumps(["runtime", self.art.widths]).encode()
         roms = [lay["rom"]["files"]["mem"]["sha256"] for lay in self.art.manifest["layers"]]
         return json.dumps([self.art.widths, list(zip(self.art.thetas, roms))]).encode()
 
@@ -164,6 +166,10 @@ class Bench:
         from sim.layout import port_layouts
         core = BS4NNCore(self.art, **self.core_params)
         layouts = port_layouts(core)
+        max_load = 0
+        if core.runtime_weights:
+            from hdl.weight_loader import load_words
+            max_load = len(load_words(core.net))
         timing = getattr(core, "timing", None)
         core_v = self.gen_dir / "core.v"
         cmd = [sys.executable, "-m", "hdl.generate", str(self.artifacts), "--out", str(core_v),
@@ -175,7 +181,8 @@ class Bench:
             tmp.write_text(bench_verilog(
                 self.core_module, layouts["i_event"]["width"], layouts["o_result"]["width"],
                 layouts["o_spike"]["width"], max(BATCH_EVENTS, widths[0] + 1), sum(widths[1:]),
-                last_bit=layouts["i_event"]["fields"]["last"][0], max_images=BATCH_IMAGES))
+                last_bit=layouts["i_event"]["fields"]["last"][0], max_images=BATCH_IMAGES,
+                max_load=max_load))
         with atomic_path(meta) as tmp:
             tmp.write_text(json.dumps({"core_module": self.core_module, "layouts": layouts,
                                        "timing": timing}))
@@ -202,8 +209,8 @@ class Bench:
         stamp.write_text("ok\n")
 
     # ------------------------------------------------------------------ run
-    def _run_test(self, work: Path, env: dict, log_file):
-        self._runner().test(test_module="sim.bench", hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
+    def _run_test(self, work: Path, env: dict, log_file, test_module: str = "sim.bench"):
+        self._runner().test(test_module=test_module, hdl_toplevel=TOP, hdl_toplevel_lang="verilog",
                             build_dir=self.build_dir,
                             test_dir=work, extra_env=env, waves=self.waves,
                             results_xml=str(work / "results.xml"), verbose=self.verbose,
@@ -239,7 +246,6 @@ class Bench:
                     lambda ip: self.run(ip[1], seed=seed + ip[0], log_file=log_file and
                                         f"{log_file}.{ip[0]}", **kw), enumerate(parts)))
             return merge_reports(images, reports)
-        work = Path(tempfile.mkdtemp(prefix="run-", dir=self.build_dir))
         job = {"artifacts": str(self.artifacts.resolve()), "images": [[s, int(n)] for s, n in images],
                "layouts": self.layouts, "mode": mode, "passes": list(passes), "seed": seed,
                "timing": self.timing, "strict_cycles": strict_cycles,
@@ -249,12 +255,31 @@ class Bench:
                "random": {"every": random_every, "idle": idle, "stall": stall},
                "keep_spikes": [list(x) for x in keep_spikes], "progress": progress,
                "simulator": self.simulator, "max_failures": max_failures,
-               "report": str(work / "report.json")}
+               "load": self.load_words(self.art)}
+        return self.run_job(job, log_file)
+
+    def load_words(self, art) -> list[int] | None:
+        """``art``'s network as i_load words for a runtime-weights build (else None)."""
+        if not self.core_params.get("runtime_weights"):
+            return None
+        from hdl.core import CoreNetwork
+        from hdl.weight_loader import load_words
+        if list(art.widths) != list(self.art.widths):
+            raise ValueError(f"network {art.path} has widths {art.widths}, this build "
+                             f"{self.art.widths}")
+        return load_words(CoreNetwork.from_artifacts(art))
+
+    def run_job(self, job: dict, log_file=None, test_module: str = "sim.bench") -> dict:
+        """Run cocotb module ``test_module`` with ``job`` (plus "report", "layouts" and
+        "timing") in $BS4NN_BENCH; returns the report it wrote."""
+        work = Path(tempfile.mkdtemp(prefix="run-", dir=self.build_dir))
+        job = dict(job, layouts=self.layouts, timing=self.timing,
+                   report=str(work / "report.json"))
         (work / "job.json").write_text(json.dumps(job))
         env = {"BS4NN_BENCH": str(work / "job.json"),
                "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
         try:
-            self._run_test(work, env, log_file)
+            self._run_test(work, env, log_file, test_module)
         except SystemExit:          # the runner exits when the cocotb test failed; the
             pass                    # report says why
         rp = work / "report.json"

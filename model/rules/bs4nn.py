@@ -12,7 +12,8 @@ learned threshold scale.
 - fact_l -= lr_f * sum_b mean_ji(e_bj H_bji sign W_ji), thr = 100 fixed.
 
 The per-sample updates of a batch are summed (lr is a per-sample step, as with the authors'
-batch size 1).
+batch size 1). Conv layers: the same products over each kernel's connections, summed over
+positions (model.conv); a pooling window's error goes to its earliest input (its argmin).
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ import numpy as np
 
 from contract.numerics import SILENT, T
 
+from ..conv import kernel_grad, spread_back
 from ..decision import decide
+from ..pool import route, unpool
 from ..realvalued import fixed_point
 from .temporal_grad import grad_sparse_inputs, normalise
 
@@ -42,11 +45,13 @@ def targets(o: np.ndarray, y: np.ndarray, gamma: int, no_spike: str = "none") ->
     return tgt
 
 
-def backward(W, s_in: np.ndarray, layers, y: np.ndarray, gamma: int, no_spike: str):
-    """Gradients (dW per layer, dfact per layer) and the batch loss (docs/numerics.md,
-    "Training rules").
+def backward(W, s_in: np.ndarray, layers, y: np.ndarray, gamma: int, no_spike: str,
+             arch=None):
+    """Gradients (dW per weight layer, dfact per weight layer) and the batch loss
+    (docs/numerics.md, "Training rules").
 
-    W: the latent weights (N_out, N_in) per layer; layers: the forward's LayerResults.
+    W: the latent weights per weight layer; layers: the forward's LayerResults, one per
+    layer of ``arch`` (model.arch layers; None: dense layers only).
     """
     o = layers[-1].spikes
     tgt = targets(o, y, gamma, no_spike)
@@ -54,20 +59,32 @@ def backward(W, s_in: np.ndarray, layers, y: np.ndarray, gamma: int, no_spike: s
     loss = float((e_raw ** 2).sum(axis=1).sum())
     e = normalise(e_raw)
     L = len(W)
+    kinds = [x.kind for x in arch] if arch else ["dense"] * L
     dWs, dfs = [None] * L, np.zeros(L)
-    for l in range(L - 1, -1, -1):
-        below = s_in if l == 0 else layers[l - 1].spikes               # (B, N_in)
-        s_out = layers[l].spikes                                       # (B, N_out)
-        if l == 0:
+    wl = L - 1
+    for i in range(len(kinds) - 1, -1, -1):
+        below = s_in if i == 0 else layers[i - 1].spikes               # (B, N_in)
+        s_out = layers[i].spikes                                       # (B, N_out)
+        if kinds[i] == "pool":
+            if i == 0:
+                break
+            e = unpool(e, route(below, arch[i], lowest=True), arch[i].n_in)
+            continue
+        if kinds[i] == "conv":
+            dW = kernel_grad(below, s_out, e, arch[i])
+            if i > 0:
+                e = normalise(spread_back(e, W[wl], arch[i], below, s_out))
+        elif i == 0:
             dW = grad_sparse_inputs(below, s_out, e)
         else:
             H = (below[:, None, :] < s_out[:, :, None]).astype(np.float32)  # (B, N_out, N_in)
             eH = e[:, :, None] * H
             dW = eH.sum(axis=0)
-            e = normalise(np.einsum("bji,ji->bi", eH, W[l], optimize=True))
-        sgn = np.where(W[l] >= 0, 1.0, -1.0).astype(np.float32)
-        dfs[l] = float((sgn * dW).sum()) / dW.size
-        dWs[l] = dW
+            e = normalise(np.einsum("bji,ji->bi", eH, W[wl], optimize=True))
+        sgn = np.where(W[wl] >= 0, 1.0, -1.0).astype(np.float32)
+        dfs[wl] = float((sgn * dW).sum()) / dW.size
+        dWs[wl] = dW
+        wl -= 1
     return dWs, dfs, loss
 
 
@@ -78,5 +95,5 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
     r = layers[-1]
     vc, vf = (fixed_point(r.v_cross), fixed_point(r.v_final)) if net.real else (r.v_cross, r.v_final)
     correct = int((decide(r.spikes, vc, vf).label == y).sum())
-    dWs, dfs, loss = backward(net.W, s_in, layers, y, cfg.gamma, cfg.no_spike)
+    dWs, dfs, loss = backward(net.W, s_in, layers, y, cfg.gamma, cfg.no_spike, net.arch)
     return dWs, dfs, loss, correct

@@ -16,6 +16,11 @@ one: straight through the sign of the latent weights, and through each hidden ne
 "fired by then" with a triangular surrogate derivative of half-width ``cfg.surrogate``
 around its threshold, taken at its peak potential M_j; dM_j / dW_ji = [s_i <= step of the
 peak]. t* itself is treated as a constant. The forward is exactly the golden model's.
+
+Conv layers (docs/numerics.md, "Convolution") are weight layers like dense ones, with the
+kernel gradient summed over positions (model.conv.kernel_grad). A pooling layer adds no
+delay: its output fired by the reference step iff the window's highest peak reached theta,
+so its error goes to the window's input with the highest peak (model.pool.route).
 """
 from __future__ import annotations
 
@@ -23,7 +28,9 @@ import numpy as np
 
 from contract.numerics import SILENT, T
 
+from ..conv import kernel_grad, spread_back
 from ..layer import crossings, peak_before, slot_scan
+from ..pool import pool_times, route, unpool
 from .temporal_grad import grad_sparse_inputs
 
 
@@ -38,22 +45,51 @@ def surrogate(m: np.ndarray, theta: int, width: float) -> np.ndarray:
     return np.maximum(0.0, 1.0 - np.abs(m - (theta - 0.5)) / width) / width
 
 
-def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
-    """One batch slice: (dW per layer, dfact (zeros: thresholds are fixed), summed loss,
-    correct decisions). ``signs``: ``net.signs()`` when the caller already has them."""
-    signs = signs or net.signs()
-    thetas = net.thetas
-    L = len(signs.wb)
-    scans, spikes, s = [], [], s_in
-    for l in range(L):
-        sc = slot_scan(s, signs.wt_pad[l])
-        spk, _ = crossings(sc, thetas[l])
+def forward_scans(net, s_in: np.ndarray, signs):
+    """Per layer: spike times, and the slot scan of each weight layer (None for pooling)."""
+    spikes, scans, s, wl = [], [], s_in, 0
+    for layer in net.arch:
+        if layer.kind == "pool":
+            sc, spk = None, pool_times(s, layer)
+        else:
+            sc = slot_scan(s, signs.wt_pad[wl])
+            spk, _ = crossings(sc, net.thetas[wl])
+            wl += 1
         scans.append(sc)
         spikes.append(spk)
         s = spk
+    return spikes, scans
+
+
+def hidden_peaks(net, scans, t_star: np.ndarray):
+    """For every layer below the output: (peak, step, valid) of weight layers at their
+    reference step, and the input each pooling window routes to (None on the input)."""
+    n_w = len(net.W)
+    peaks, chosen, score, wl = {}, {}, None, 0
+    for i, layer in enumerate(net.arch[:-1]):
+        if layer.kind == "pool":
+            if score is not None:
+                chosen[i] = route(score, layer)
+                score = np.take_along_axis(score, chosen[i], axis=1)
+            continue
+        ref = t_star - (n_w - 2 - wl)                                   # a_j = [h_j <= ref]
+        peaks[i] = peak_before(scans[i], ref - 1)
+        peak, _, valid = peaks[i]
+        score = np.where(valid, peak, -np.inf)
+        wl += 1
+    return peaks, chosen
+
+
+def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
+    """One batch slice: (dW per weight layer, dfact (zeros: thresholds are fixed), summed
+    loss, correct decisions). ``signs``: ``net.signs()`` when the caller already has them."""
+    signs = signs or net.signs()
+    thetas = net.thetas
+    L = len(signs.wb)
+    spikes, scans = forward_scans(net, s_in, signs)
     t_star = decision_step(spikes[-1])                               # (B,)
-    below = spikes[-2] if L > 1 else s_in
-    a = (below <= t_star[:, None]).astype(np.float32)                # (B, N_{L-1})
+    inputs = [s_in] + spikes[:-1]
+    a = (inputs[-1] <= t_star[:, None]).astype(np.float32)           # (B, N_{L-1})
     v = a @ signs.wf[-1].T                                           # V(t*) (B, N_out)
     z = v / cfg.tau
     z -= z.max(axis=1, keepdims=True)
@@ -67,15 +103,28 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
     g /= cfg.tau                                                     # dL/dV(t*)
     dWs = [None] * L
     dWs[-1] = g.T @ a
-    delta = g @ signs.wf[-1]                                         # dL/da, layer L-2
-    for l in range(L - 2, -1, -1):
-        ref = t_star - (L - 2 - l)                                   # a_j = [h_j <= ref]
-        peak, step, valid = peak_before(scans[l], ref - 1)
-        d = np.where(valid, delta * surrogate(peak, thetas[l], cfg.surrogate), 0)
+    delta = g @ signs.wf[-1]                    # dL/da of the output layer's inputs
+    peaks, chosen = hidden_peaks(net, scans, t_star)
+    wl = L - 2
+    for i in range(len(net.arch) - 2, -1, -1):
+        layer = net.arch[i]
+        if layer.kind == "pool":
+            if i not in chosen:
+                break                                                # pooling the image
+            delta = unpool(delta, chosen[i], layer.n_in)
+            continue
+        peak, step, valid = peaks[i]
+        d = np.where(valid, delta * surrogate(peak, thetas[wl], cfg.surrogate), 0)
         d = d.astype(np.float32)
-        inputs = s_in if l == 0 else spikes[l - 1]
         # sum_b d_bj [s_in_bi <= step_bj]: the strict product with step + 1.
-        dWs[l] = grad_sparse_inputs(inputs, np.where(valid, step + 1, 0).astype(np.int16), d)
-        if l > 0:
-            delta = d @ signs.wf[l]
+        bound = np.where(valid, step + 1, 0).astype(np.int16)
+        if layer.kind == "conv":
+            dWs[wl] = kernel_grad(inputs[i], bound, d, layer)
+            if wl > 0:
+                delta = spread_back(d, signs.wb[wl], layer)
+        else:
+            dWs[wl] = grad_sparse_inputs(inputs[i], bound, d)
+            if wl > 0:
+                delta = d @ signs.wf[wl]
+        wl -= 1
     return dWs, np.zeros(L), loss, correct
