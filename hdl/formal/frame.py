@@ -47,13 +47,18 @@ class FrameHarness(Elaboratable):
         Most cycles the board leaves a received frame unanswered.
     event_capacity, image_capacity, n_in : int
         The buffers and the event layout (Arty: 1024, 256; n_in 784).
+    weights : bool
+        The receiver of a runtime-weights build (WEIGHTS frames; ``o_load`` taken whenever
+        the loader likes).
     """
 
     def __init__(self, *, timeout: int = ARTY_TIMEOUT, answer_wait: int = 64,
-                 event_capacity: int = 1024, image_capacity: int = 256, n_in: int = 784):
+                 event_capacity: int = 1024, image_capacity: int = 256, n_in: int = 784,
+                 weights: bool = False):
         self.receiver = FrameReceiver(event_layout=event_layout(n_in),
                                       event_capacity=event_capacity,
-                                      image_capacity=image_capacity, timeout=timeout)
+                                      image_capacity=image_capacity, timeout=timeout,
+                                      weights=weights)
         self.timeout, self.answer_wait = timeout, answer_wait
         self.event_capacity, self.image_capacity = event_capacity, image_capacity
         self.bound = max(timeout, answer_wait)
@@ -72,6 +77,8 @@ class FrameHarness(Elaboratable):
                      rx.o_frame.ready.eq(AnySeq(1)),
                      Assume(rx.batch_end <= self.event_capacity),
                      Assume(rx.batch_images <= self.image_capacity)]
+        if rx.weights:
+            m.d.comb += rx.o_load.ready.eq(AnySeq(1))
         # The board answers: o_frame waits at most answer_wait cycles.
         waited = Signal(range(self.answer_wait + 1))
         with m.If(rx.o_frame.valid & ~rx.o_frame.ready):

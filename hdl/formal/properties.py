@@ -43,6 +43,7 @@ CHECKS = [
     # The Arty link: timeout 5,000,000 cycles, by induction; and a short timeout with a cover
     # that the bound is reached (not vacuous).
     Check("frame_idle_arty", "prove", 4, lambda: FrameHarness()),
+    Check("frame_idle_arty_weights", "prove", 4, lambda: FrameHarness(weights=True)),
     Check("frame_idle_short", "prove", 4, lambda: FrameHarness(timeout=12, answer_wait=5)),
     Check("frame_idle_short_cover", "cover", 20,
           lambda: FrameHarness(timeout=12, answer_wait=5)),
