@@ -1,7 +1,8 @@
 """The first layer's membrane accumulators: one +-1 counter per neuron.
 
-Each neuron j holds ``D_j = theta - 1 - V_j`` (theta clamped to fan-in + 1), so an input
-whose weight bit is 1 (+1) subtracts one and a 0 bit (-1) adds one, and "V_j >= theta" is
+Each neuron j holds ``D_j = theta - 1 - V_j`` (1 <= theta <= fan-in; up to fan-in + 1 when
+loaded at run time), so an input whose weight bit is 1 (+1) subtracts one and a 0 bit (-1)
+adds one, and "V_j >= theta" is
 simply the sign bit of D_j. No multiplier, no XNOR-popcount: the weight bit picks the
 direction of a counter.
 
@@ -28,21 +29,23 @@ DSP_LANES = 4          # DSP48E1 in FOUR12 SIMD mode: four 12-bit adders
 DSP_LANE_BITS = 12
 
 
-def _theta(theta: int, fan_in: int) -> int:
-    return min(theta, fan_in + 1)
-
-
 def counter_shape(fan_in: int, theta: int | None) -> Shape:
     """Signed shape of theta - 1 - V for every reachable V (|V| <= fan_in); theta None: any
-    threshold 1 .. fan_in + 1 (loaded at run time)."""
+    threshold 1 .. fan_in + 1 (loaded at run time).
+
+    Raises ValueError for a fixed theta outside 1..fan_in
+    (``contract.network.validate_network``): only then is the shape signed, its sign bit the
+    compare ``V >= theta``.
+    """
     if theta is None:
         return Shape.cast(range(-fan_in, 2 * fan_in + 1))
-    th = _theta(theta, fan_in)
-    return Shape.cast(range(th - 1 - fan_in, th - 1 + fan_in + 1))
+    if not 1 <= theta <= fan_in:
+        raise ValueError(f"theta {theta} must be in 1..{fan_in} (the fan-in)")
+    return Shape.cast(range(theta - 1 - fan_in, theta - 1 + fan_in + 1))
 
 
 def counter_init(fan_in: int, theta: int) -> int:
-    return _theta(theta, fan_in) - 1
+    return theta - 1
 
 
 class Accumulators(wiring.Component):

@@ -13,6 +13,7 @@ from amaranth.lib import data
 
 from contract.artifacts import MANIFEST
 from contract.errors import ArtifactError
+from contract.network import validate_network
 from contract.rom import acc_bits, weights_to_words
 
 __all__ = ["CoreNetwork", "index_bits", "event_layout", "result_layout", "spike_layout"]
@@ -66,16 +67,17 @@ class CoreNetwork:
     @classmethod
     def build(cls, widths, thetas, words, bits=None) -> "CoreNetwork":
         """Validate and freeze; ``bits``: accumulator widths (default: ``contract.rom.acc_bits``
-        of each fan-in)."""
+        of each fan-in).
+
+        Thresholds and widths go through ``contract.network.validate_network``, so the core
+        refuses exactly the networks that export refuses (1 <= theta <= fan-in).
+        """
         if len(widths) < 3:
             raise ValueError(f"widths {widths}: the core needs at least 2 weight layers")
         if len(thetas) != len(widths) - 1 or len(words) != len(widths) - 1:
             raise ValueError(f"{len(widths) - 1} weight layers but {len(thetas)} thresholds "
                              f"and {len(words)} ROMs")
-        for l, th in enumerate(thetas):
-            if th < 1:
-                raise ValueError(f"layer {l} threshold {th}: must be >= 1 (a neuron must not "
-                                 f"fire without input)")
+        validate_network(list(widths), list(thetas), where="core network (widths, thresholds)")
         for l, ws in enumerate(words):
             if len(ws) != widths[l]:
                 raise ValueError(f"layer {l} ROM: {len(ws)} words, fan-in is {widths[l]}")
@@ -97,8 +99,8 @@ class CoreNetwork:
         return len(self.widths) - 1
 
     def theta(self, l: int) -> int:
-        """Layer l's threshold, clamped to fan-in + 1 (a higher one can never be reached)."""
-        return min(self.thetas[l], self.widths[l] + 1)
+        """Layer l's threshold (1 .. fan-in, checked by ``build``)."""
+        return self.thetas[l]
 
     def potential_shape(self, l: int) -> Shape:
         """Signed shape of V - theta for every reachable V (|V| <= fan-in) of layer l (and,

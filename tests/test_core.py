@@ -145,7 +145,7 @@ def test_no_output_spike():
     widths = [64, 32, 10]
     rng = np.random.default_rng(6)
     ws, _ = random_net(rng, widths, [1, 1])
-    th = [4, 33]                                      # fan-in 32: output can never fire
+    th = [4, 32]              # theta = fan-in 32, but each output has >= 12 -1 weights: never fires
     s_in = random_images(rng, 1, 64, 4)
     for full in (True, False):
         res = check(widths, ws, th, s_in, full=full, debug=False)
