@@ -11,14 +11,13 @@ import pytest
 
 from contract.artifacts import load_artifacts
 from contract.numerics import LAST_STEP
-from export import weights as exporter
 from hdl import protocol as P
 from hdl.board import SerialLink
 from hdl.core import BS4NNCore, CoreNetwork
 from hdl.host import check_result, golden_results, run_check
 from hdl.link_client import Client, SimTransport
-from model.checkpoint import Checkpoint
 from model.network import forward_times
+from tests.small_net import export_random_net
 
 DIV = 4
 
@@ -88,16 +87,7 @@ def test_malformed_frames_between_images():
 @pytest.fixture(scope="module")
 def small_artifacts(tmp_path_factory, data_dir):
     """A random 784-32-10 network exported with 3 MNIST golden vectors (fixed seed)."""
-    d = tmp_path_factory.mktemp("board_core")
-    rng = np.random.default_rng(5)
-    widths = (784, 32, 10)
-    latent = [rng.standard_normal((widths[l + 1], widths[l])).astype(np.float32)
-              for l in range(len(widths) - 1)]
-    Checkpoint(latent, np.ones(len(latent)), {"mode": "binary", "thr": [100.0, 100.0],
-                                              "theta": [8, 2], "dataset": "mnist"}).save(d / "net.npz")
-    args = [d / "net.npz", "--out", d / "art", "--vectors", 3, "--data-dir", data_dir, "--quiet"]
-    assert exporter.main([str(a) for a in args]) == 0
-    return load_artifacts(d / "art")
+    return load_artifacts(export_random_net(tmp_path_factory.mktemp("board_core"), data_dir, 3))
 
 
 def test_artifact_vectors(small_artifacts):

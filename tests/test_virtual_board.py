@@ -15,12 +15,11 @@ import numpy as np
 import pytest
 
 from contract.artifacts import load_artifacts
-from export import weights as exporter
 from hdl import protocol as P
 from hdl.host import check_result, golden_results
-from model.checkpoint import Checkpoint
 from sim import board, faults, link_torture
 from sim.board_launch import REPO, ServerProcess
+from tests.small_net import export_random_net
 
 CAPS = {"event_capacity": 4096, "image_capacity": 256}
 
@@ -28,16 +27,7 @@ CAPS = {"event_capacity": 4096, "image_capacity": 256}
 @pytest.fixture(scope="module")
 def small_artifacts(tmp_path_factory, data_dir):
     """A random 784-32-10 network exported with 8 MNIST golden vectors (fixed seed)."""
-    d = tmp_path_factory.mktemp("vboard")
-    rng = np.random.default_rng(5)
-    widths = (784, 32, 10)
-    latent = [rng.standard_normal((widths[l + 1], widths[l])).astype(np.float32)
-              for l in range(len(widths) - 1)]
-    Checkpoint(latent, np.ones(len(latent)), {"mode": "binary", "thr": [100.0, 100.0],
-                                              "theta": [8, 2], "dataset": "mnist"}).save(d / "net.npz")
-    args = [d / "net.npz", "--out", d / "art", "--vectors", 8, "--data-dir", data_dir, "--quiet"]
-    assert exporter.main([str(a) for a in args]) == 0
-    return d / "art"
+    return export_random_net(tmp_path_factory.mktemp("vboard"), data_dir, 8)
 
 
 @pytest.fixture(scope="module")
