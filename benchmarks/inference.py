@@ -31,6 +31,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.bench_log import BenchLog, load_text  # noqa: E402
 from contract.numerics import encode_latency  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.data import load  # noqa: E402
@@ -38,9 +39,6 @@ from model.decision import accuracy, decide  # noqa: E402
 from model.network import forward  # noqa: E402
 from tests.naive import old_forward_times  # noqa: E402
 
-
-def load_text() -> str:
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def best_of(fn, repeat: int):
@@ -102,13 +100,7 @@ def main(argv=None) -> None:
     p.add_argument("--profile", type=int, default=0, help="cProfile the forward on N images")
     p.add_argument("--out", default=None, help="also write the output here, command on top")
     a = p.parse_args(argv)
-    lines = []
-
-    def log(s=""):
-        print(s, flush=True)
-        lines.append(s)
-
-    log("$ python " + " ".join([os.path.relpath(__file__)] + (argv or sys.argv[1:])))
+    log = BenchLog(__file__, argv)
     log(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}, {platform.machine()}, {os.cpu_count()} CPUs "
         f"(shared machine), numpy {np.__version__}, {load_text()}")
     for path in a.ckpt:
@@ -117,9 +109,7 @@ def main(argv=None) -> None:
         bench(path, ds, a.threads, a.repeat, log)
         if a.profile:
             profile(path, ds, a.profile, 1, log)
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text("\n".join(lines) + "\n")
+    log.save(a.out)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.bench_log import BenchLog, load_text  # noqa: E402
 from model.checkpoint import load_checkpoint  # noqa: E402
 from model.data import load  # noqa: E402
 from model.config import TrainConfig  # noqa: E402
@@ -46,9 +47,6 @@ from model.trainable import Net  # noqa: E402
 
 REFERENCE_S_PER_1000 = 30.0   # the authors' notebook, 2 cores, NumPy (project brief)
 
-
-def load_text() -> str:
-    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def throughput(ds, n_literal: int, n_vector: int, batch: int, threads: int, log) -> dict:
@@ -141,13 +139,7 @@ def main(argv=None) -> None:
     p.add_argument("--profile", type=int, default=0, help="cProfile N samples of each rule")
     p.add_argument("--out", default=None, help="also write the output here, command on top")
     a = p.parse_args(argv)
-    lines = []
-
-    def log(s=""):
-        print(s, flush=True)
-        lines.append(s)
-
-    log("$ python " + " ".join([os.path.relpath(__file__)] + (argv or sys.argv[1:])))
+    log = BenchLog(__file__, argv)
     log(f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} CPUs, "
         f"{load_text()} (1, 5, 15 min; shared machine)")
     ds = load(a.dataset, a.data_dir)
@@ -159,9 +151,7 @@ def main(argv=None) -> None:
             time_to_accuracy(Path(c), log)
         else:
             log(f"{c}: not found, no time-to-accuracy figures")
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text("\n".join(lines) + "\n")
+    log.save(a.out)
 
 
 if __name__ == "__main__":
