@@ -34,6 +34,17 @@ def window_tie(s_in: np.ndarray, layer: Layer) -> np.ndarray:
     return (((g == first) & (first < 256)).sum(axis=2) > 1).any(axis=1)
 
 
+def first_case(sources, hits):
+    """(golden dict, index, image, description) of the first image for which ``hits(g)`` (N,)
+    is true, searching the candidate stress images, then the test images; None if none."""
+    for g, images, names in sources:
+        hit = np.flatnonzero(hits(g))
+        if len(hit):
+            i = int(hit[0])
+            return g, i, images[i], (names[i] if names is not None else f"test index {i}")
+    return None
+
+
 def conv_cases(weights, thetas, arch: list[Layer], cand_images: np.ndarray, cand_names,
                test_images, g_test: dict):
     """(name, image, label, why) tuples for the conv and pool edge cases. Candidates: the
@@ -45,29 +56,19 @@ def conv_cases(weights, thetas, arch: list[Layer], cand_images: np.ndarray, cand
                     f"only the {arch[0].kernel - 1} border rows and columns lit: windows that "
                     f"reach into the zero padding (P = {arch[0].pad})"))
     g_cand = run_golden(cand_images, weights, thetas, arch=arch)
+    sources = ((g_cand, cand_images, cand_names), (g_test, test_images, None))
     if first_conv is not None:
-        layer = arch[first_conv]
-        key = f"spikes_{first_conv}"
-        for src, g, imgs, names in (("stress", g_cand, cand_images, cand_names),
-                                    ("test", g_test, test_images, None)):
-            ch = channel_fires_everywhere(g[key], layer)
-            hit = np.flatnonzero(ch >= 0)
-            if len(hit):
-                i = int(hit[0])
-                what = names[i] if names is not None else f"test index {i}"
-                out.append(("channel_all_fire", imgs[i], -1, f"every position of channel "
-                            f"{int(ch[i])} of layer {first_conv} fires (as {what})"))
-                break
+        layer, key = arch[first_conv], f"spikes_{first_conv}"
+        found = first_case(sources, lambda g: channel_fires_everywhere(g[key], layer) >= 0)
+        if found:
+            g, i, img, what = found
+            ch = int(channel_fires_everywhere(g[key][i:i + 1], layer)[0])
+            out.append(("channel_all_fire", img, -1, f"every position of channel {ch} of "
+                        f"layer {first_conv} fires (as {what})"))
     pool = next((l for l, x in enumerate(arch) if x.kind == "pool" and l > 0), None)
     if pool is not None:
-        key = f"spikes_{pool - 1}"
-        for g, imgs, names in ((g_cand, cand_images, cand_names),
-                               (g_test, test_images, None)):
-            hit = np.flatnonzero(window_tie(g[key], arch[pool]))
-            if len(hit):
-                i = int(hit[0])
-                what = names[i] if names is not None else f"test index {i}"
-                out.append(("pool_tie", imgs[i], -1, f"a window of pooling layer {pool} has "
-                            f"two or more inputs at its earliest spike (as {what})"))
-                break
+        found = first_case(sources, lambda g: window_tie(g[f"spikes_{pool - 1}"], arch[pool]))
+        if found:
+            out.append(("pool_tie", found[2], -1, f"a window of pooling layer {pool} has two or "
+                        f"more inputs at its earliest spike (as {found[3]})"))
     return out
