@@ -89,16 +89,22 @@ class Checkpoint:
         return sha256_file(path)
 
 
+def read_npz(path: Path, what: str, what_file: str) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` at ``path``; a missing or unreadable file raises
+    CheckpointError ("no such <what_file>", "not a readable <what>")."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such {what_file}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError(f"{path}: not a readable {what} ({exc})") from exc
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load and validate a checkpoint; any inconsistency raises CheckpointError naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({exc})") from exc
+    arrays = read_npz(path, "checkpoint", "checkpoint file")
     if "meta" not in arrays:
         raise CheckpointError(f"{path}: missing 'meta' entry; not a {FORMAT} file")
     try:

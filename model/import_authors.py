@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,7 @@ from contract.cli import Parser, command
 from contract.files import check_output_file, sha256_file
 from contract.network import NetworkError, validate_network
 
-from .checkpoint import Checkpoint, CheckpointError
+from .checkpoint import Checkpoint, CheckpointError, read_npz
 from .network import check_network
 
 KEYS = ("w0", "w1", "fact", "thr", "theta")
@@ -26,17 +25,12 @@ KEYS = ("w0", "w1", "fact", "thr", "theta")
 def authors_checkpoint(path: str | Path) -> Checkpoint:
     """The checkpoint of the authors' weights file ``path`` (keys w0, w1, fact, thr, theta)."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such weights file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = set(KEYS) - set(z.files)
-            if missing:
-                raise CheckpointError(f"{path}: missing keys {sorted(missing)}")
-            ws = [z["w0"], z["w1"]]
-            fact, thr, theta = z["fact"], z["thr"], [int(t) for t in np.ravel(z["theta"])]
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise CheckpointError(f"{path}: not a readable weights file ({exc})") from exc
+    z = read_npz(path, "weights file", "weights file")
+    missing = set(KEYS) - set(z)
+    if missing:
+        raise CheckpointError(f"{path}: missing keys {sorted(missing)}")
+    ws = [z["w0"], z["w1"]]
+    fact, thr, theta = z["fact"], z["thr"], [int(t) for t in np.ravel(z["theta"])]
     try:
         ws = check_network(ws, theta)
         validate_network([ws[0].shape[1]] + [w.shape[0] for w in ws], theta, where=str(path))
