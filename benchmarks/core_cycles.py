@@ -1,7 +1,7 @@
 """Cycles per image of BS4NNCore on a test set, from the exact cycle model (hdl/cycle_model.py).
 
     python benchmarks/core_cycles.py artifacts/authors [--dataset mnist]
-        [--config lanes=150,tree_levels=3 ...] [--sim 20] [--out benchmarks/results/core_cycles.txt]
+        [--config NAME:lanes=150,tree_levels=3 ...] [--sim 20] [--out benchmarks/results/core_cycles.txt]
 
 Spike traces come from the golden model (model/network.py) on the whole test set; events
 from contract.events (zero pixels dropped). For each core configuration (BS4NNCore keyword
@@ -14,7 +14,6 @@ configuration and checks that its cycle counts and decisions equal the model's.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import time
 from pathlib import Path
@@ -26,20 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 from contract.artifacts import load_artifacts  # noqa: E402
 from contract.events import images_to_events  # noqa: E402
-from hdl.build import BOARDS, board_core_params  # noqa: E402
 from hdl.core import BS4NNCore, CoreNetwork  # noqa: E402
 from hdl.cycle_model import predict_many  # noqa: E402
+from hdl.cycles import parse_config, standard_configs  # noqa: E402
 from model.data import load  # noqa: E402
 from model.network import forward  # noqa: E402
-
-
-def parse_config(text: str) -> dict:
-    """'lanes=150,tree_levels=3' -> {'lanes': 150, 'tree_levels': 3}; '' -> {}."""
-    out = {}
-    for item in filter(None, text.split(",")):
-        k, _, v = item.partition("=")
-        out[k.strip()] = ast.literal_eval(v.strip())
-    return out
 
 
 def stats(c: np.ndarray) -> str:
@@ -52,7 +42,7 @@ def main(argv=None) -> int:
     ap.add_argument("artifacts")
     ap.add_argument("--dataset", default=None, help="default: the export's dataset")
     ap.add_argument("--data-dir", default=None, help="dataset folder (default $BS4NN_DATA)")
-    ap.add_argument("--config", type=parse_config, action="append", metavar="K=V[,K=V]",
+    ap.add_argument("--config", type=parse_config, action="append", metavar="NAME:K=V[,K=V]",
                     help="a core configuration (repeatable); default: a standard set")
     ap.add_argument("--limit", type=int, default=None, help="first N test images only")
     ap.add_argument("--sim", type=int, default=0, help="cross-check N images in the Amaranth sim")
@@ -73,16 +63,7 @@ def main(argv=None) -> int:
     offsets, ev_t, ev_a = images_to_events(images)
     print(f"golden model on {len(images)} images: {time.time() - t0:.0f} s", file=sys.stderr)
     net = CoreNetwork.from_artifacts(art)
-    n1 = art.widths[1]
-    configs = args.config or [
-        ("default", {}),
-        ("arty", board_core_params(BOARDS["arty"], art, {})),
-        ("ulx3s", board_core_params(BOARDS["ulx3s"], art, {})),
-        ("shortest", {"tree_levels": None, "rom_reg": False}),
-        ("lanes/2", {"lanes": -(-n1 // 2)}),
-        ("lanes/4", {"lanes": -(-n1 // 4)}),
-    ]
-    configs = [c if isinstance(c, tuple) else (f"#{k}", c) for k, c in enumerate(configs)]
+    configs = args.config or standard_configs(art)
     lines = ["# " + " ".join(["python", "benchmarks/core_cycles.py"] + (argv or sys.argv[1:])),
              f"# network {'-'.join(map(str, art.widths))}, thetas {list(art.thetas)}, "
              f"{dataset} test set, {len(images)} images; cycle model hdl/cycle_model.py "

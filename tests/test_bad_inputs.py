@@ -107,7 +107,7 @@ def set_in(path: str, value):
 
 
 T, E, G, R = "model.train", "export.weights", "hdl.generate", "sim.regress"
-V, I = "model.evaluate", "model.import_authors"
+V, I, C = "model.evaluate", "model.import_authors", "hdl.cycles"
 CASES = [
     # model.train: numbers, thresholds, output path, data folder: all before training
     Case("train-epochs-0", T, ("--epochs", "0"), ("--epochs 0",)),
@@ -215,6 +215,13 @@ CASES = [
     Case("generate-manifest-one-output", G, ("{art}", "--out", "{tmp}/core.v"),
          ("manifest.json", "at least 2"), manifest_edit(set_in("widths", [784, 16, 1]))),
     # sim.regress: options checked before the build and the run
+    # hdl.cycles: the cycle statistics read the artifact directory only
+    Case("cycles-missing-artifacts", C, ("{tmp}/nosuch",), ("nosuch", "no such artifact directory")),
+    Case("cycles-images-0", C, ("{art}", "--images", "0"), ("--images 0",)),
+    Case("cycles-unknown-core-parameter", C, ("{art}", "--config", "x:colour=1"),
+         ("--config x", "colour")),
+    Case("cycles-manifest-theta-above-fan-in", C, ("{art}",), ("manifest.json", "theta[1] = 17"),
+         manifest_edit(set_in("layers.1.theta", 17))),
     Case("regress-images-0", R, ("{art}", "--images", "0"), ("--images 0",)),
     Case("regress-raster-out-of-range", R, ("{art}", "--raster", "999"), ("--raster 999",)),
     Case("regress-json-is-directory", R, ("{art}", "--json", "{tmp}/runs"),

@@ -152,3 +152,9 @@ def test_conv_bad_inputs(conv_ckpt, tmp, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and words in err[0] and f"bad_{name}.npz" in err[0]
         assert not (tmp / f"out_{name}").exists()
+
+
+def test_cycle_statistics_refuse_conv(conv_dir, capsys):
+    from hdl import cycles
+    assert cycles.main([str(conv_dir)]) == 2
+    assert "dense layers only" in capsys.readouterr().err
