@@ -28,7 +28,8 @@ from .checkpoint import Checkpoint, theta_from_fact
 from .nir_graph import META_KEY, require_nir
 from .nir_parse import NirError, parse_graph
 
-KEPT_OUT = ("format", "widths", "encoding", "layers", "arch", "theta", "mode", "kinds")
+# metadata keys that the graph decides (or Checkpoint.save writes), not the stored record
+FROM_GRAPH = ("format", "widths", "encoding", "layers", "arch", "theta", "mode", "kinds")
 
 
 def read_graph(path: Path):
@@ -68,7 +69,7 @@ def graph_checkpoint(graph, where: str = "NIR graph", dataset: str = "mnist") ->
     except NetworkError as exc:
         raise NirError(str(exc)) from exc
     stored, fact = stored_record(graph)
-    meta = {k: v for k, v in stored.items() if k not in KEPT_OUT}
+    meta = {k: v for k, v in stored.items() if k not in FROM_GRAPH}
     meta.setdefault("dataset", dataset)
     meta.update(mode="binary", theta=p.thetas)
     if not is_dense(arch):

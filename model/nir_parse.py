@@ -156,14 +156,17 @@ def synapse_layer(node, name: str, shape: tuple) -> tuple[dict, np.ndarray | Non
             one_pair(node.dilation, name, "dilation") != 1:
         raise NirError(f"node {name!r}: Conv2d with a bias, groups or dilation; the project's "
                        "convolution has none")
-    pad = node.padding
-    if isinstance(pad, str):
-        pad = 0 if pad == "valid" else (w.shape[-1] - 1) // 2
-    k, s, p = (w.shape[-1] if w.ndim == 4 and w.shape[-1] == w.shape[-2] else 0,
-               one_pair(node.stride, name, "stride"), one_pair(pad, name, "padding"))
-    if w.ndim != 4 or not k or w.shape[1] != shape[0]:
+    k = w.shape[-1] if w.ndim == 4 and w.shape[-1] == w.shape[-2] else 0
+    if not k or w.shape[1] != shape[0]:
         raise NirError(f"node {name!r}: weight {list(w.shape)} is not (C_out, {shape[0]}, "
                        "K, K)")
+    s, pad = one_pair(node.stride, name, "stride"), node.padding
+    if isinstance(pad, str):
+        if pad == "same" and (s != 1 or k % 2 == 0):
+            raise NirError(f"node {name!r}: padding 'same' with stride {s} and kernel {k} is "
+                           "not symmetric; the project pads P on every side")
+        pad = 0 if pad == "valid" else (k - 1) // 2
+    p = one_pair(pad, name, "padding")
     return {"kind": "conv", "in_shape": list(shape), "kernel": k, "stride": s, "pad": p,
             "out_shape": list(layer_out_shape("conv", shape, w.shape[0], k, s, p))}, w
 

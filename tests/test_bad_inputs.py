@@ -85,6 +85,25 @@ def npz_without_keys(tmp: Path) -> None:
     np.savez(tmp / "authors.npz", w0=np.ones((16, 784)), w1=np.ones((10, 16)))
 
 
+def nir_file(w0=None, neuron=None, n_in: int = 784) -> Callable[[Path], None]:
+    """net.nir: input(784) -> fc1 -> lif1 -> fc2 -> if2 -> output, with ``neuron`` (a
+    function of nir) as lif1 and ``w0`` as fc1's weights; written without type checks."""
+    def make(tmp: Path) -> None:
+        import nir
+
+        def iff(n, th):
+            return nir.IF(r=np.ones(n), v_threshold=np.full(n, th), v_reset=np.full(n, -99.0))
+        nodes = {"input": nir.Input(input_type={"input": np.array([n_in])}),
+                 "fc1": nir.Linear(weight=np.ones((16, 784)) if w0 is None else w0),
+                 "lif1": iff(16, 3.5) if neuron is None else neuron(nir),
+                 "fc2": nir.Linear(weight=np.ones((10, 16))), "if2": iff(10, 1.5),
+                 "output": nir.Output(output_type={"output": np.array([10])})}
+        names = list(nodes)
+        nir.write(tmp / "net.nir", nir.NIRGraph(nodes=nodes, type_check=False,
+                                                edges=list(zip(names[:-1], names[1:]))))
+    return make
+
+
 # ----------------------------------------------------------------------------- cases
 
 @dataclass(frozen=True)
@@ -108,6 +127,12 @@ def set_in(path: str, value):
 
 T, E, G, R = "model.train", "export.weights", "hdl.generate", "sim.regress"
 V, I, C = "model.evaluate", "model.import_authors", "hdl.cycles"
+NE, NI = "export.nir", "model.import_nir"
+LIF = lambda nir: nir.LIF(tau=np.ones(16), r=np.ones(16), v_leak=np.zeros(16),  # noqa: E731
+                          v_threshold=np.ones(16))
+SPREAD = lambda nir: nir.IF(r=np.ones(16), v_threshold=np.arange(16.0),  # noqa: E731
+                            v_reset=np.full(16, -99.0))
+NAN_W = np.where(np.arange(16 * 784).reshape(16, 784) == 5, np.nan, 1.0)
 CASES = [
     # model.train: numbers, thresholds, output path, data folder: all before training
     Case("train-epochs-0", T, ("--epochs", "0"), ("--epochs 0",)),
@@ -159,6 +184,31 @@ CASES = [
          ("authors.npz", "missing keys"), npz_without_keys),
     Case("import-out-is-directory", I, ("{tmp}/authors.npz", "--out", "{tmp}/runs"),
          ("--out", "is a directory"), npz_without_keys),
+    # export.nir and model.import_nir (docs/nir.md)
+    Case("nir-export-missing-checkpoint", NE, ("{tmp}/runs/absent.npz", "--out", "{tmp}/n.nir"),
+         ("absent.npz", "no such checkpoint")),
+    Case("nir-export-out-is-directory", NE, ("{ck}", "--out", "{tmp}/runs"),
+         ("--out", "is a directory")),
+    Case("nir-export-golden-negative", NE, ("{ck}", "--out", "{tmp}/n.nir", "--golden", "-1"),
+         ("--golden -1",)),
+    Case("nir-export-mode-real", NE, ("{tmp}/runs/bad.npz", "--out", "{tmp}/n.nir"),
+         ("bad.npz", "mode 'real'"), bad_ckpt(mode="real")),
+    Case("nir-export-data-dir-missing", NE, ("{ck}", "--out", "{tmp}/n.nir", "--data-dir",
+                                             "{tmp}/no"), ("--data-dir", "no such directory")),
+    Case("nir-import-missing-file", NI, ("{tmp}/net.nir", "--out", "{tmp}/runs/n.npz"),
+         ("net.nir", "no such NIR file")),
+    Case("nir-import-not-hdf5", NI, ("{tmp}/net.nir", "--out", "{tmp}/runs/n.npz"),
+         ("net.nir", "not a readable NIR graph"), text_file("net.nir")),
+    Case("nir-import-unsupported-node", NI, ("{tmp}/net.nir", "--out", "{tmp}/runs/n.npz"),
+         ("net.nir", "node 'lif1' is a NIR LIF: not supported"), nir_file(neuron=LIF)),
+    Case("nir-import-wrong-shape", NI, ("{tmp}/net.nir", "--out", "{tmp}/runs/n.npz"),
+         ("net.nir", "type mismatch", "fc1"), nir_file(n_in=700)),
+    Case("nir-import-nan-weights", NI, ("{tmp}/net.nir", "--out", "{tmp}/runs/n.npz"),
+         ("net.nir", "node 'fc1': weight holds non-finite values"), nir_file(w0=NAN_W)),
+    Case("nir-import-thresholds-differ", NI, ("{tmp}/net.nir", "--out", "{tmp}/runs/n.npz"),
+         ("net.nir", "node 'lif1': thresholds give theta 1..16"), nir_file(neuron=SPREAD)),
+    Case("nir-import-out-is-directory", NI, ("{tmp}/net.nir", "--out", "{tmp}/runs"),
+         ("--out", "is a directory"), nir_file()),
     # export.weights: --out / --force safety, network validation, options, --check
     Case("export-force-over-checkpoint-folder", E, ("{ck}", "--out", "{tmp}/runs", "--force"),
          ("--out", "holds the checkpoint")),

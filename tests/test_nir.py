@@ -16,11 +16,12 @@ import pytest
 import export.nir as exporter
 import model.import_nir as importer
 from contract.events import images_to_events
-from contract.numerics import SILENT, T
+from contract.numerics import SILENT, T, encode_latency
 from model.arch import parse_arch, spec_of, to_dicts
 from model.checkpoint import Checkpoint, load_checkpoint
 from model.import_authors import authors_checkpoint
 from model.network import forward_times
+from model.nir_graph import checkpoint_to_graph
 from model.nir_parse import NirError, NirWarning
 
 nir = pytest.importorskip("nir", reason="the nir extra: pip install -e '.[nir]'")
@@ -107,9 +108,9 @@ def times_of(events, n_neurons: int) -> np.ndarray:
 def assert_golden(ck_path: Path, mnist) -> None:
     """The sidecar's events are the golden model's spike times, node by node."""
     ck = load_checkpoint(ck_path)
-    data = nir.read_data(ck_path.with_suffix("").with_name(ck_path.stem + ".golden.h5"))
+    data = nir.read_data(ck_path.with_name(ck_path.stem + ".golden.h5"))
     images = mnist.test.images[:GOLDEN]
-    f = forward_times(encode(images), ck.binary_weights, ck.thetas, ck.conv_arch)
+    f = forward_times(encode_latency(images), ck.binary_weights, ck.thetas, ck.conv_arch)
     ifs = sorted((k for k in data.nodes if k.startswith("if_")), key=lambda k: int(k[3:]))
     assert len(ifs) == len(ck.arch)
     for l, (k, layer) in enumerate(zip(ifs, ck.arch)):
@@ -123,11 +124,6 @@ def assert_golden(ck_path: Path, mnist) -> None:
         want = np.full(784, SILENT)
         want[a[offsets[i]:offsets[i + 1]]] = t[offsets[i]:offsets[i + 1]]
         np.testing.assert_array_equal(got[i], want)
-
-
-def encode(images):
-    from contract.numerics import encode_latency
-    return encode_latency(images)
 
 
 def test_authors_golden_data(authors, mnist):
@@ -210,9 +206,8 @@ def test_nir_equations_give_the_golden_times(spec, thetas, tmp_path, mnist):
     weight layers from 1) l steps before the project's times, and nothing at or after
     step 256 - l (docs/nir.md, "Time")."""
     ck = load_checkpoint(random_ckpt(tmp_path / "n.npz", spec, (784, 64, 10), thetas))
-    from model.nir_graph import checkpoint_to_graph
     images = mnist.test.images[:6]
-    s_in = encode(images)
+    s_in = encode_latency(images)
     f = forward_times(s_in, ck.binary_weights, ck.thetas, ck.conv_arch)
     first = run_nir_steps(checkpoint_to_graph(ck), s_in)
     weight_layers = 0
@@ -284,11 +279,11 @@ def test_unrepresentable_graphs_refused_by_name(node, message):
                                               extra=node()))
 
 
-def pool_graph(pool, thr=0.5):
+def pool_graph(pool, thr=0.5, padding=1):
     """input(1,28,28) -> conv -> IF -> pool -> IF -> flatten -> linear -> IF -> output."""
     w = np.ones((2, 1, 3, 3))
     nodes = {"input": nir.Input(input_type={"input": np.array([1, 28, 28])}),
-             "c": nir.Conv2d(input_shape=(28, 28), weight=w, stride=1, padding=1, dilation=1,
+             "c": nir.Conv2d(input_shape=(28, 28), weight=w, stride=1, padding=padding, dilation=1,
                              groups=1, bias=np.zeros(2)),
              "n": nir.IF(r=np.ones((2, 28, 28)), v_threshold=np.full((2, 28, 28), 2.5),
                          v_reset=np.full((2, 28, 28), -99.0)),
@@ -306,6 +301,9 @@ def test_pooling_maps_only_when_it_is_the_earliest_spike():
     ck = importer.graph_checkpoint(pool_graph(nir.SumPool2d(np.array([2, 2]), np.array([2, 2]),
                                                             np.array([0, 0]))))
     assert spec_of(ck.arch) == "conv2k3p1,pool2,fc10" and ck.thetas == [3, 10]
+    same = importer.graph_checkpoint(pool_graph(nir.SumPool2d(
+        np.array([2, 2]), np.array([2, 2]), np.array([0, 0])), padding="same"))
+    assert same.arch == ck.arch
     with pytest.raises(NirError, match="'pn': v_threshold / r outside"):
         importer.graph_checkpoint(pool_graph(nir.SumPool2d(np.array([2, 2]), np.array([2, 2]),
                                                            np.array([0, 0])), thr=1.5))
