@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import nir  # the nir extra (scripts/bootstrap.sh installs it): a missing one fails, not skips
+
 import export.nir as exporter
 import model.import_nir as importer
 from contract.events import images_to_events
@@ -24,7 +26,6 @@ from model.network import forward_times
 from model.nir_graph import checkpoint_to_graph
 from model.nir_parse import NirError, NirWarning
 
-nir = pytest.importorskip("nir", reason="the nir extra: pip install -e '.[nir]'")
 
 GOLDEN = 12
 CONV_SPECS = {"conv4k5p2,pool2,fc10": (3, 6),
