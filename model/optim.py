@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernels.update import adam_kernel, sgd_kernel
+
 
 class LatentOptimizer:
     """Updates a Net's latent weights ``W`` and threshold scales ``fact`` in place.
@@ -42,26 +44,15 @@ class LatentOptimizer:
                 run(lb)
 
     def update(self, W, dW, l: int, rows: slice, lr: float) -> None:
-        """Rows ``rows`` of layer ``l``: the optimizer's step, then the clipping."""
-        b1, b2 = self.b1, self.b2
-        W, dW = W[rows], dW[rows]
+        """Rows ``rows`` of layer ``l``: the optimizer's step, then the clipping (compiled,
+        model.kernels.update: float32 throughout, as NumPy's in-place sequence)."""
+        f32 = np.float32
+        W, dW = W[rows], np.ascontiguousarray(dW[rows])
         if self.kind == "adam":
-            # In place, in the order of lr * (m / c1) / (sqrt(v / c2) + eps).
             m, v = self.moments[l][0][rows], self.moments[l][1][rows]
-            tmp = (1 - b1) * dW
-            m *= b1
-            m += tmp
-            np.multiply((1 - b2) * dW, dW, out=tmp)
-            v *= b2
-            v += tmp
-            den = np.divide(v, 1 - b2 ** self.steps)
-            np.sqrt(den, out=den)
-            den += self.eps
-            np.divide(m, 1 - b1 ** self.steps, out=tmp)
-            tmp *= np.float32(lr)
-            tmp /= den
-            W -= tmp
+            b1, b2 = self.b1, self.b2
+            adam_kernel(W, dW, m, v, f32(b1), f32(b2), f32(1 - b1), f32(1 - b2),
+                        f32(1 - b1 ** self.steps), f32(1 - b2 ** self.steps), f32(self.eps),
+                        f32(lr), f32(self.clip))
         else:
-            W -= np.float32(lr) * dW
-        if self.clip:
-            np.clip(W, -self.clip, self.clip, out=W)
+            sgd_kernel(W, dW, f32(lr), f32(self.clip))

@@ -12,7 +12,9 @@ from .arch import Layer, dense_arch, widths_of
 from .checkpoint import binarize, theta_from_fact
 from .conv import conv_rows
 from .decision import accuracy, decide
-from .layer import LayerResult, layer_from_rows
+from .kernels.scan import forward_rows
+from .kernels.update import sign_rows
+from .layer import LayerResult
 from .network import ForwardResult
 from .pool import pool_times
 from .realvalued import real_forward_times, real_spikes
@@ -80,15 +82,13 @@ class Net:
                 wt_pad.append(conv_rows(w, layer))
                 wf.append(None)
                 continue
-            rows = np.zeros((w.shape[1] + 1, w.shape[0]), np.int16)
-            rows[:-1] = w.T
-            wt_pad.append(rows)
+            wt_pad.append(sign_rows(self.W[l]))
             wf.append(w.astype(np.float32) if l else None)
         return Signs(wb, wf, wt_pad)
 
     def layers(self, s_in: np.ndarray, signs: Signs | None = None) -> list[LayerResult]:
         """Per-layer LayerResults on input spike times (B, N0): the integer contract
-        (binarize(W), theta) or, with real=True, the real-valued S4NN forward. A pooling
+        (binarize(W), theta; the compiled model.kernels.scan) or, with real=True, the real-valued S4NN forward. A pooling
         layer's result has its spike times only (v_cross, v_final None)."""
         if self.real:
             outs = real_spikes(s_in, self.W, [self.thr / f for f in self.fact], self.arch)
@@ -100,7 +100,7 @@ class Net:
             if layer.kind == "pool":
                 r = LayerResult(pool_times(s, layer), None, None)
             else:
-                r = layer_from_rows(s, signs.wt_pad[wl], self.thetas[wl])
+                r = forward_rows(s, signs.wt_pad[wl], self.thetas[wl])
                 wl += 1
             out.append(r)
             s = r.spikes

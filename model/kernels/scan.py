@@ -1,0 +1,142 @@
+"""A weight layer's forward and its peak potentials, one sample at a time (model.layer's
+event formulation, docs/numerics.md, "Neuron" and "Per-step compare").
+
+Per sample the inputs are counting-sorted by spike time (stable in input index, as the
+slot scan's argsort), then each step with events adds its inputs' connection rows to the
+potentials V and compares after the step's last event. Inputs at 255 only enter V(255);
+silent inputs (256) never. Potentials are kept in the rows' integer dtype, as in the
+NumPy scan.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from contract.numerics import LAST_STEP, SILENT
+
+from ..layer import LayerResult, layer_from_rows
+
+N_TIMES = SILENT + 1            # spike times 0..256
+
+
+@njit(nogil=True, cache=True)
+def sort_by_time(s, order, start, fill):
+    """Counting sort of one sample's times ``s`` (0..256) into ``order``, stable in index;
+    ``start[t]`` is the position of the first input with time t (``start[257]`` = len)."""
+    start[:] = 0
+    for i in range(s.shape[0]):
+        start[min(s[i], SILENT) + 1] += 1
+    for t in range(1, start.shape[0]):
+        start[t] += start[t - 1]
+    fill[:] = start
+    for i in range(s.shape[0]):
+        t = min(s[i], SILENT)
+        order[fill[t]] = i
+        fill[t] += 1
+
+
+@njit(nogil=True, cache=True)
+def add_rows(v, rows, order, lo, hi):
+    """v += the connection rows of inputs order[lo:hi]."""
+    for k in range(lo, hi):
+        r = rows[order[k]]
+        for j in range(v.shape[0]):
+            v[j] += r[j]
+
+
+@njit(nogil=True, cache=True)
+def forward_kernel(s_in, rows, theta, spikes, v_cross, v_final):
+    """Fill spikes, v_cross, v_final (B, N_out) for inputs s_in (B, N_in) under connection
+    rows (N_in + 1, N_out): fire at 1 + the first step t <= 254 with V >= theta."""
+    n_in, n_out = s_in.shape[1], rows.shape[1]
+    order = np.empty(n_in, np.intp)
+    start = np.empty(N_TIMES + 1, np.intp)
+    fill = np.empty(N_TIMES + 1, np.intp)
+    v = np.empty(n_out, rows.dtype)
+    gate = np.empty(n_out, rows.dtype)          # theta while waiting, never reached once fired
+    never = np.iinfo(rows.dtype).max
+    for b in range(s_in.shape[0]):
+        sort_by_time(s_in[b], order, start, fill)
+        v[:] = 0
+        gate[:] = theta
+        sp, vc = spikes[b], v_cross[b]
+        sp[:] = SILENT
+        vc[:] = 0
+        for t in range(LAST_STEP):
+            if start[t] == start[t + 1]:
+                continue
+            add_rows(v, rows, order, start[t], start[t + 1])
+            crossed = False
+            for j in range(n_out):                  # branch-free: vectorised
+                crossed |= v[j] >= gate[j]
+            if crossed:
+                for j in range(n_out):
+                    if v[j] >= gate[j]:
+                        sp[j] = t + 1
+                        vc[j] = v[j]
+                        gate[j] = never
+        add_rows(v, rows, order, start[LAST_STEP], start[SILENT])
+        v_final[b] = v
+
+
+@njit(nogil=True, cache=True)
+def peak_kernel(s_in, rows, limit, peak, step, valid):
+    """Per sample b and neuron j: the largest V at the end of a step t <= limit[b] with
+    events (t <= 254), the earliest such step on equal values; valid[b] False (peak and
+    step 0) when no input spiked by then."""
+    n_in, n_out = s_in.shape[1], rows.shape[1]
+    order = np.empty(n_in, np.intp)
+    start = np.empty(N_TIMES + 1, np.intp)
+    fill = np.empty(N_TIMES + 1, np.intp)
+    v = np.empty(n_out, rows.dtype)
+    best = np.empty(n_out, rows.dtype)
+    for b in range(s_in.shape[0]):
+        sort_by_time(s_in[b], order, start, fill)
+        v[:] = 0
+        pk, st = peak[b], step[b]
+        st[:] = 0
+        seen = False
+        for t in range(min(limit[b], LAST_STEP - 1) + 1):
+            if start[t] == start[t + 1]:
+                continue
+            add_rows(v, rows, order, start[t], start[t + 1])
+            if not seen:
+                best[:] = v
+                st[:] = t
+                seen = True
+                continue
+            for j in range(n_out):                  # branch-free: vectorised
+                higher = v[j] > best[j]
+                st[j] = t if higher else st[j]
+                best[j] = v[j] if higher else best[j]
+        valid[b] = seen
+        for j in range(n_out):
+            pk[j] = best[j] if seen else 0
+
+
+def forward_rows(s_in: np.ndarray, wt_pad: np.ndarray, theta) -> LayerResult:
+    """``model.layer.layer_from_rows`` (integer rows, V >= theta) compiled."""
+    s = np.ascontiguousarray(s_in, dtype=np.int16)
+    rows = np.ascontiguousarray(wt_pad)
+    if not np.issubdtype(rows.dtype, np.integer):
+        raise TypeError(f"forward_rows: integer connection rows expected, got {rows.dtype}")
+    shape = (len(s), rows.shape[1])
+    spikes = np.empty(shape, np.int16)
+    v_cross, v_final = np.empty(shape, rows.dtype), np.empty(shape, rows.dtype)
+    if int(theta) >= np.iinfo(rows.dtype).max:      # the kernel's "already fired" mark
+        return layer_from_rows(s, rows, theta)
+    forward_kernel(s, rows, int(theta), spikes, v_cross, v_final)
+    return LayerResult(spikes, v_cross, v_final)
+
+
+def peak_rows(s_in: np.ndarray, wt_pad: np.ndarray, limit: np.ndarray):
+    """``model.layer.peak_before(slot_scan(s_in, wt_pad), limit)`` compiled:
+    (peak float32, step int16, valid bool), each (B, N_out)."""
+    s = np.ascontiguousarray(s_in, dtype=np.int16)
+    rows = np.ascontiguousarray(wt_pad)
+    B, n_out = len(s), rows.shape[1]
+    peak = np.empty((B, n_out), np.float32)
+    step = np.empty((B, n_out), np.int16)
+    valid = np.empty(B, np.bool_)
+    peak_kernel(s, rows, np.ascontiguousarray(limit, dtype=np.int64), peak, step, valid)
+    return peak, step, np.broadcast_to(valid[:, None], (B, n_out))
