@@ -47,12 +47,13 @@ class LatentOptimizer:
         """Rows ``rows`` of layer ``l``: the optimizer's step, then the clipping (compiled,
         model.kernels.update: float32 throughout, as NumPy's in-place sequence)."""
         f32 = np.float32
-        W, dW = W[rows], np.ascontiguousarray(dW[rows])
+        flat = lambda x: np.reshape(x[rows], -1, copy=False)          # noqa: E731 (views)
+        w, g = flat(W), np.ascontiguousarray(dW[rows]).reshape(-1)
+        bound = f32(self.clip) if self.clip else f32(np.inf)
         if self.kind == "adam":
-            m, v = self.moments[l][0][rows], self.moments[l][1][rows]
             b1, b2 = self.b1, self.b2
-            adam_kernel(W, dW, m, v, f32(b1), f32(b2), f32(1 - b1), f32(1 - b2),
-                        f32(1 - b1 ** self.steps), f32(1 - b2 ** self.steps), f32(self.eps),
-                        f32(lr), f32(self.clip))
+            adam_kernel(w, g, flat(self.moments[l][0]), flat(self.moments[l][1]), f32(b1),
+                        f32(b2), f32(1 - b1), f32(1 - b2), f32(1 - b1 ** self.steps),
+                        f32(1 - b2 ** self.steps), f32(self.eps), f32(lr), -bound, bound)
         else:
-            sgd_kernel(W, dW, f32(lr), f32(self.clip))
+            sgd_kernel(w, g, f32(lr), -bound, bound)

@@ -13,3 +13,7 @@ them in parallel:
 
 numba is a hard dependency: without it these modules fail to import.
 """
+
+# GIL-free, cached on disk, and NumPy's float semantics (x / 0 is inf or nan, no check):
+# the checks of Python's error model keep loops from being vectorised.
+KERNEL = dict(nogil=True, cache=True, error_model="numpy")

@@ -12,10 +12,11 @@ from numba import njit
 
 from contract.numerics import SILENT
 
+from . import KERNEL
 from .scan import N_TIMES, sort_by_time
 
 
-@njit(nogil=True, cache=True)
+@njit(**KERNEL)
 def grad_kernel(s_in, s_out, e, dW):
     """dW (N_out, N_in) += sum_b e[b, j] [s_in[b, i] < s_out[b, j]]."""
     order = np.empty(s_in.shape[1], np.intp)
@@ -32,7 +33,7 @@ def grad_kernel(s_in, s_out, e, dW):
                 row[order[k]] += ej
 
 
-@njit(nogil=True, cache=True)
+@njit(**KERNEL)
 def signed_sum_kernel(w, dW):
     """sum of dW where w >= 0 less the sum where w < 0 (float64)."""
     total = 0.0

@@ -14,12 +14,13 @@ from numba import njit
 
 from contract.numerics import LAST_STEP, SILENT
 
-from ..layer import LayerResult, layer_from_rows
+from ..layer import LayerResult, layer_from_rows, peak_before, slot_scan
+from . import KERNEL
 
 N_TIMES = SILENT + 1            # spike times 0..256
 
 
-@njit(nogil=True, cache=True)
+@njit(**KERNEL)
 def sort_by_time(s, order, start, fill):
     """Counting sort of one sample's times ``s`` (0..256) into ``order``, stable in index;
     ``start[t]`` is the position of the first input with time t (``start[257]`` = len)."""
@@ -35,7 +36,7 @@ def sort_by_time(s, order, start, fill):
         fill[t] += 1
 
 
-@njit(nogil=True, cache=True)
+@njit(**KERNEL)
 def add_rows(v, rows, order, lo, hi):
     """v += the connection rows of inputs order[lo:hi]."""
     for k in range(lo, hi):
@@ -44,42 +45,48 @@ def add_rows(v, rows, order, lo, hi):
             v[j] += r[j]
 
 
-@njit(nogil=True, cache=True)
+# Per neuron, the first crossing and the peak are running minima / maxima of int32 keys
+# (branch-free loops the compiler vectorises):
+#   crossing key (t << 16) + V + 32768, plus 2^30 while V < theta: the smallest is the first
+#   step t with V >= theta, with its V; 2^30 or more: not crossed;
+#   peak key V * 256 + (255 - t): the largest is the highest V, the earliest on equal V.
+NOT_CROSSED = 1 << 30
+V_OFFSET = 1 << 15
+
+
+@njit(**KERNEL)
 def forward_kernel(s_in, rows, theta, spikes, v_cross, v_final):
     """Fill spikes, v_cross, v_final (B, N_out) for inputs s_in (B, N_in) under connection
-    rows (N_in + 1, N_out): fire at 1 + the first step t <= 254 with V >= theta."""
+    rows (N_in + 1, N_out): fire at 1 + the first step t <= 254 with V >= theta (theta
+    within +-2^16)."""
     n_in, n_out = s_in.shape[1], rows.shape[1]
     order = np.empty(n_in, np.intp)
     start = np.empty(N_TIMES + 1, np.intp)
     fill = np.empty(N_TIMES + 1, np.intp)
     v = np.empty(n_out, rows.dtype)
-    gate = np.empty(n_out, rows.dtype)          # theta while waiting, never reached once fired
-    never = np.iinfo(rows.dtype).max
+    key = np.empty(n_out, np.int32)
+    th, off, flag = np.int32(theta), np.int32(V_OFFSET), np.int32(NOT_CROSSED)
     for b in range(s_in.shape[0]):
         sort_by_time(s_in[b], order, start, fill)
         v[:] = 0
-        gate[:] = theta
-        sp, vc = spikes[b], v_cross[b]
-        sp[:] = SILENT
-        vc[:] = 0
+        key[:] = flag
         for t in range(LAST_STEP):
             if start[t] == start[t + 1]:
                 continue
             add_rows(v, rows, order, start[t], start[t + 1])
-            crossed = False
-            for j in range(n_out):                  # branch-free: vectorised
-                crossed |= v[j] >= gate[j]
-            if crossed:
-                for j in range(n_out):
-                    if v[j] >= gate[j]:
-                        sp[j] = t + 1
-                        vc[j] = v[j]
-                        gate[j] = never
+            tt = np.int32(t) << 16
+            for j in range(n_out):
+                x = np.int32(v[j])
+                key[j] = min(key[j], (tt + x + off) | ((x - th) >> np.int32(31) & flag))
+        for j in range(n_out):
+            crossed = key[j] < flag
+            spikes[b, j] = (key[j] >> 16) + 1 if crossed else SILENT
+            v_cross[b, j] = (key[j] & 0xFFFF) - off if crossed else 0
         add_rows(v, rows, order, start[LAST_STEP], start[SILENT])
         v_final[b] = v
 
 
-@njit(nogil=True, cache=True)
+@njit(**KERNEL)
 def peak_kernel(s_in, rows, limit, peak, step, valid):
     """Per sample b and neuron j: the largest V at the end of a step t <= limit[b] with
     events (t <= 254), the earliest such step on equal values; valid[b] False (peak and
@@ -89,29 +96,24 @@ def peak_kernel(s_in, rows, limit, peak, step, valid):
     start = np.empty(N_TIMES + 1, np.intp)
     fill = np.empty(N_TIMES + 1, np.intp)
     v = np.empty(n_out, rows.dtype)
-    best = np.empty(n_out, rows.dtype)
+    key = np.empty(n_out, np.int32)
     for b in range(s_in.shape[0]):
         sort_by_time(s_in[b], order, start, fill)
         v[:] = 0
-        pk, st = peak[b], step[b]
-        st[:] = 0
+        key[:] = np.iinfo(np.int32).min
         seen = False
         for t in range(min(limit[b], LAST_STEP - 1) + 1):
             if start[t] == start[t + 1]:
                 continue
             add_rows(v, rows, order, start[t], start[t + 1])
-            if not seen:
-                best[:] = v
-                st[:] = t
-                seen = True
-                continue
-            for j in range(n_out):                  # branch-free: vectorised
-                higher = v[j] > best[j]
-                st[j] = t if higher else st[j]
-                best[j] = v[j] if higher else best[j]
+            seen = True
+            late = np.int32(LAST_STEP - t)
+            for j in range(n_out):
+                key[j] = max(key[j], np.int32(v[j]) * np.int32(256) + late)
         valid[b] = seen
         for j in range(n_out):
-            pk[j] = best[j] if seen else 0
+            peak[b, j] = key[j] >> 8 if seen else 0
+            step[b, j] = LAST_STEP - (key[j] & 0xFF) if seen else 0
 
 
 def forward_rows(s_in: np.ndarray, wt_pad: np.ndarray, theta) -> LayerResult:
@@ -123,9 +125,9 @@ def forward_rows(s_in: np.ndarray, wt_pad: np.ndarray, theta) -> LayerResult:
     shape = (len(s), rows.shape[1])
     spikes = np.empty(shape, np.int16)
     v_cross, v_final = np.empty(shape, rows.dtype), np.empty(shape, rows.dtype)
-    if int(theta) >= np.iinfo(rows.dtype).max:      # the kernel's "already fired" mark
-        return layer_from_rows(s, rows, theta)
-    forward_kernel(s, rows, int(theta), spikes, v_cross, v_final)
+    if rows.dtype != np.int16:
+        return layer_from_rows(s, rows, theta)          # the keys hold int16 potentials
+    forward_kernel(s, rows, min(max(int(theta), -(1 << 16)), 1 << 16), spikes, v_cross, v_final)
     return LayerResult(spikes, v_cross, v_final)
 
 
@@ -135,6 +137,8 @@ def peak_rows(s_in: np.ndarray, wt_pad: np.ndarray, limit: np.ndarray):
     s = np.ascontiguousarray(s_in, dtype=np.int16)
     rows = np.ascontiguousarray(wt_pad)
     B, n_out = len(s), rows.shape[1]
+    if rows.dtype != np.int16:
+        return peak_before(slot_scan(s, rows), limit)
     peak = np.empty((B, n_out), np.float32)
     step = np.empty((B, n_out), np.int16)
     valid = np.empty(B, np.bool_)

@@ -10,38 +10,34 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-
-@njit(nogil=True, cache=True)
-def adam_kernel(W, dW, m, v, b1, b2, one_b1, one_b2, c1, c2, eps, lr, clip):
-    """Rows of float32 (N, ...) arrays updated in place; float32 scalars (one_b1 = 1 - b1
-    and c1 = 1 - b1^steps rounded from float64, as NumPy does); clip 0 = none."""
-    W2, g2 = W.reshape(W.shape[0], -1), dW.reshape(dW.shape[0], -1)
-    m2, v2 = m.reshape(m.shape[0], -1), v.reshape(v.shape[0], -1)
-    for r in range(W2.shape[0]):
-        for i in range(W2.shape[1]):
-            g = g2[r, i]
-            mi = m2[r, i] * b1 + one_b1 * g
-            vi = v2[r, i] * b2 + (one_b2 * g) * g
-            m2[r, i], v2[r, i] = mi, vi
-            w = W2[r, i] - (mi / c1 * lr) / (np.sqrt(vi / c2) + eps)
-            if clip:
-                w = min(max(w, -clip), clip)
-            W2[r, i] = w
+from . import KERNEL
 
 
-@njit(nogil=True, cache=True)
-def sgd_kernel(W, dW, lr, clip):
-    """W -= lr dW, then the clipping (clip 0 = none), in place on float32 rows."""
-    W2, g2 = W.reshape(W.shape[0], -1), dW.reshape(dW.shape[0], -1)
-    for r in range(W2.shape[0]):
-        for i in range(W2.shape[1]):
-            w = W2[r, i] - lr * g2[r, i]
-            if clip:
-                w = min(max(w, -clip), clip)
-            W2[r, i] = w
+@njit(**KERNEL)
+def adam_kernel(W, dW, m, v, b1, b2, one_b1, one_b2, c1, c2, eps, lr, low, high):
+    """Flat float32 arrays updated in place; float32 scalars (one_b1 = 1 - b1 and
+    c1 = 1 - b1^steps rounded from float64, as NumPy does); W kept in [low, high]."""
+    for i in range(W.shape[0]):
+        g = dW[i]
+        mi = m[i] * b1 + one_b1 * g
+        vi = v[i] * b2 + (one_b2 * g) * g
+        m[i] = mi
+        v[i] = vi
+        w = W[i] - (mi / c1 * lr) / (np.sqrt(vi / c2) + eps)
+        w = low if w < low else w                     # np.clip, NaN kept
+        W[i] = high if w > high else w
 
 
-@njit(nogil=True, cache=True)
+@njit(**KERNEL)
+def sgd_kernel(W, dW, lr, low, high):
+    """W -= lr dW, kept in [low, high], in place on flat float32 arrays."""
+    for i in range(W.shape[0]):
+        w = W[i] - lr * dW[i]
+        w = low if w < low else w
+        W[i] = high if w > high else w
+
+
+@njit(**KERNEL)
 def sign_rows_kernel(W, rows):
     """rows[i, j] = +1 if W[j, i] >= 0 else -1 for i < N_in; the last row zero."""
     for j in range(W.shape[0]):
