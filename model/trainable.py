@@ -23,7 +23,7 @@ from .realvalued import real_forward_times, real_spikes
 @dataclass
 class Signs:
     """The forward's binary weights, once per step for every worker thread."""
-    wb: list[np.ndarray]          # per weight layer: (N_out, N_in) or (C_out, C_in, K, K) int8
+    wb: list                      # per weight layer: conv (C_out, C_in, K, K) int8, dense None
     wf: list                      # float32 dense matrices for the backward (None: layer 0, conv)
     wt_pad: list[np.ndarray]      # (N_in + 1, N_out) int16 connection rows, zero row appended
 
@@ -75,15 +75,17 @@ class Net:
         return [binarize(w) for w in self.W]
 
     def signs(self) -> Signs:
-        wb = self.binary()
-        wt_pad, wf = [], []
-        for l, (w, layer) in enumerate(zip(wb, self.weight_layers)):
+        """The binary weights as the forward and backward use them."""
+        wt_pad, wf, wb = [], [], []
+        for l, (w, layer) in enumerate(zip(self.W, self.weight_layers)):
             if layer.kind == "conv":
-                wt_pad.append(conv_rows(w, layer))
+                wb.append(binarize(w))
+                wt_pad.append(conv_rows(wb[-1], layer))
                 wf.append(None)
                 continue
-            wt_pad.append(sign_rows(self.W[l]))
-            wf.append(w.astype(np.float32) if l else None)
+            wb.append(None)
+            wt_pad.append(sign_rows(w))
+            wf.append(binarize(w).astype(np.float32) if l else None)
         return Signs(wb, wf, wt_pad)
 
     def layers(self, s_in: np.ndarray, signs: Signs | None = None) -> list[LayerResult]:

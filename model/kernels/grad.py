@@ -33,9 +33,9 @@ def grad_kernel(s_in, s_out, e, dW):
                 row[order[k]] += ej
 
 
-@njit(**KERNEL)
+@njit(fastmath={"reassoc"}, **KERNEL)
 def signed_sum_kernel(w, dW):
-    """sum of dW where w >= 0 less the sum where w < 0 (float64)."""
+    """sum of dW where w >= 0 less the sum where w < 0 (float64, in any order)."""
     total = 0.0
     for j in range(w.shape[0]):
         for i in range(w.shape[1]):

@@ -39,15 +39,16 @@ def sgd_kernel(W, dW, lr, low, high):
 
 @njit(**KERNEL)
 def sign_rows_kernel(W, rows):
-    """rows[i, j] = +1 if W[j, i] >= 0 else -1 for i < N_in; the last row zero."""
+    """rows[i, j] = +1 if W[j, i] >= 0 else -1 (rows: (N_in, N_out) or a column block of
+    it)."""
     for j in range(W.shape[0]):
         for i in range(W.shape[1]):
             rows[i, j] = 1 if W[j, i] >= 0 else -1
-    rows[W.shape[1]] = 0
 
 
 def sign_rows(W: np.ndarray) -> np.ndarray:
     """``model.layer.padded_rows(binarize(W).T)`` as int16: (N_in + 1, N_out)."""
     rows = np.empty((W.shape[1] + 1, W.shape[0]), np.int16)
+    rows[-1] = 0
     sign_rows_kernel(np.ascontiguousarray(W), rows)
     return rows
