@@ -4,7 +4,8 @@ event formulation, docs/numerics.md, "Neuron" and "Per-step compare").
 Per sample the inputs are counting-sorted by spike time (stable in input index, as the
 slot scan's argsort), then each step with events adds its inputs' connection rows to the
 potentials V and compares after the step's last event. Inputs at 255 only enter V(255);
-silent inputs (256) never. Potentials are kept in the rows' integer dtype, as in the
+silent inputs (256) never (V(255) is the sum of all rows less the silent inputs' when
+that is fewer rows). Potentials are kept in the rows' integer dtype, as in the
 NumPy scan.
 """
 from __future__ import annotations
@@ -45,6 +46,15 @@ def add_rows(v, rows, order, lo, hi):
             v[j] += r[j]
 
 
+@njit(**KERNEL)
+def sub_rows(v, rows, order, lo, hi):
+    """v -= the connection rows of inputs order[lo:hi]."""
+    for k in range(lo, hi):
+        r = rows[order[k]]
+        for j in range(v.shape[0]):
+            v[j] -= r[j]
+
+
 # Per neuron, the first crossing and the peak are running minima / maxima of int32 keys
 # (branch-free loops the compiler vectorises):
 #   crossing key (t << 16) + V + 32768, plus 2^30 while V < theta: the smallest is the first
@@ -52,6 +62,15 @@ def add_rows(v, rows, order, lo, hi):
 #   peak key V * 256 + (255 - t): the largest is the highest V, the earliest on equal V.
 NOT_CROSSED = 1 << 30
 V_OFFSET = 1 << 15
+
+
+@njit(**KERNEL)
+def first_crossings(v, key, tt, th):
+    """key = min(key, crossing key of V at the step tt >> 16)."""
+    off, flag = np.int32(V_OFFSET), np.int32(NOT_CROSSED)
+    for j in range(v.shape[0]):
+        x = np.int32(v[j])
+        key[j] = min(key[j], (tt + x + off) | ((x - th) >> np.int32(31) & flag))
 
 
 @njit(**KERNEL)
@@ -66,6 +85,9 @@ def forward_kernel(s_in, rows, theta, spikes, v_cross, v_final):
     v = np.empty(n_out, rows.dtype)
     key = np.empty(n_out, np.int32)
     th, off, flag = np.int32(theta), np.int32(V_OFFSET), np.int32(NOT_CROSSED)
+    total = np.zeros(n_out, rows.dtype)             # the sum of all rows, once needed
+    every = np.arange(n_in)
+    have_total = False
     for b in range(s_in.shape[0]):
         sort_by_time(s_in[b], order, start, fill)
         v[:] = 0
@@ -74,15 +96,20 @@ def forward_kernel(s_in, rows, theta, spikes, v_cross, v_final):
             if start[t] == start[t + 1]:
                 continue
             add_rows(v, rows, order, start[t], start[t + 1])
-            tt = np.int32(t) << 16
-            for j in range(n_out):
-                x = np.int32(v[j])
-                key[j] = min(key[j], (tt + x + off) | ((x - th) >> np.int32(31) & flag))
+            first_crossings(v, key, np.int32(t) << 16, th)
         for j in range(n_out):
             crossed = key[j] < flag
             spikes[b, j] = (key[j] >> 16) + 1 if crossed else SILENT
             v_cross[b, j] = (key[j] & 0xFFFF) - off if crossed else 0
-        add_rows(v, rows, order, start[LAST_STEP], start[SILENT])
+        late, silent = start[SILENT] - start[LAST_STEP], start[N_TIMES] - start[SILENT]
+        if late <= silent:                          # V(255): the inputs at 255 added
+            add_rows(v, rows, order, start[LAST_STEP], start[SILENT])
+        else:                                       # or all rows less the silent inputs'
+            if not have_total:
+                add_rows(total, rows, every, 0, n_in)
+                have_total = True
+            v[:] = total
+            sub_rows(v, rows, order, start[SILENT], start[N_TIMES])
         v_final[b] = v
 
 
