@@ -142,3 +142,25 @@ def test_optimizer_step_is_the_numpy_step_bit_for_bit(kind, clip):
         for a, b in zip(W, ref):
             np.testing.assert_array_equal(a, b)
     assert all((a != b).mean() > 0.5 for a, b in zip(W, start))
+
+
+def test_wrappers_check_their_inputs():
+    rng = np.random.default_rng(16)
+    rows = _rows(rng, 20, 5)
+    s = _random_times(rng, (4, 20))
+    bad = s.copy()
+    bad[1, 2] = -1
+    with pytest.raises(ValueError, match="0..256"):
+        forward_rows(bad, rows, 3)
+    with pytest.raises(ValueError, match="0..256"):
+        grad_before(s + 300, s[:, :5], np.ones((4, 5), np.float32))
+    with pytest.raises(ValueError, match="21 rows"):
+        peak_rows(s, rows[:-2], np.zeros(4, np.int64))
+    with pytest.raises(ValueError, match="do not match"):
+        grad_before(s, s[:, :5], np.ones((4, 6), np.float32))
+    # A real-valued threshold: integer V >= 2.5 is V >= 3; float rows: the NumPy scan.
+    np.testing.assert_array_equal(forward_rows(s, rows, 2.5).spikes,
+                                  layer_from_rows(s, rows, 3).spikes)
+    f32 = rows.astype(np.float32)
+    np.testing.assert_array_equal(forward_rows(s, f32, 2.5).spikes,
+                                  layer_from_rows(s, f32, 2.5).spikes)

@@ -13,7 +13,7 @@ from numba import njit
 from contract.numerics import SILENT
 
 from . import KERNEL
-from .scan import N_TIMES, sort_by_time
+from .scan import N_TIMES, as_times, sort_by_time
 
 
 @njit(**KERNEL)
@@ -45,10 +45,14 @@ def signed_sum_kernel(w, dW):
 
 def grad_before(s_in: np.ndarray, s_out: np.ndarray, e: np.ndarray) -> np.ndarray:
     """``model.rules.temporal_grad.grad_sparse_inputs`` compiled: (N_out, N_in) float32."""
-    s = np.ascontiguousarray(s_in, dtype=np.int16)
+    s = as_times(s_in)
+    s_out = np.ascontiguousarray(s_out, dtype=np.int16)
+    e = np.ascontiguousarray(e, dtype=np.float32)
+    if s_out.shape != e.shape or len(s_out) != len(s):
+        raise ValueError(f"grad_before: s_in {s.shape}, s_out {s_out.shape} and e {e.shape} "
+                         "do not match")
     dW = np.zeros((s_out.shape[1], s.shape[1]), np.float32)
-    grad_kernel(s, np.ascontiguousarray(s_out, dtype=np.int16),
-                np.ascontiguousarray(e, dtype=np.float32), dW)
+    grad_kernel(s, s_out, e, dW)
     return dW
 
 

@@ -10,6 +10,8 @@ NumPy scan.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -24,17 +26,27 @@ N_TIMES = SILENT + 1            # spike times 0..256
 @njit(**KERNEL)
 def sort_by_time(s, order, start, fill):
     """Counting sort of one sample's times ``s`` (0..256) into ``order``, stable in index;
-    ``start[t]`` is the position of the first input with time t (``start[257]`` = len)."""
+    ``start[t]`` is the position of the first input with time t (``start[257]`` = len).
+    The inputs at 255 and 256 (most of an image's) are placed with counters held in
+    registers."""
     start[:] = 0
     for i in range(s.shape[0]):
         start[min(s[i], SILENT) + 1] += 1
     for t in range(1, start.shape[0]):
         start[t] += start[t - 1]
     fill[:] = start
+    late, silent = start[LAST_STEP], start[SILENT]
     for i in range(s.shape[0]):
-        t = min(s[i], SILENT)
-        order[fill[t]] = i
-        fill[t] += 1
+        t = s[i]
+        if t < LAST_STEP:
+            order[fill[t]] = i
+            fill[t] += 1
+        elif t == LAST_STEP:
+            order[late] = i
+            late += 1
+        else:
+            order[silent] = i
+            silent += 1
 
 
 @njit(**KERNEL)
@@ -143,31 +155,49 @@ def peak_kernel(s_in, rows, limit, peak, step, valid):
             step[b, j] = LAST_STEP - (key[j] & 0xFF) if seen else 0
 
 
-def forward_rows(s_in: np.ndarray, wt_pad: np.ndarray, theta) -> LayerResult:
-    """``model.layer.layer_from_rows`` (integer rows, V >= theta) compiled."""
-    s = np.ascontiguousarray(s_in, dtype=np.int16)
+def as_times(s: np.ndarray) -> np.ndarray:
+    """Spike times as the kernels read them: C-contiguous int16, each in 0..256 (checked:
+    the kernels index with them unchecked)."""
+    s = np.ascontiguousarray(s, dtype=np.int16)
+    if s.size and (s.min() < 0 or s.max() > SILENT):
+        raise ValueError(f"spike times must be in 0..{SILENT}, got {s.min()}..{s.max()}")
+    return s
+
+
+def as_rows(wt_pad: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Connection rows (N_in + 1, N_out) for inputs s (B, N_in), C-contiguous (checked)."""
     rows = np.ascontiguousarray(wt_pad)
-    if not np.issubdtype(rows.dtype, np.integer):
-        raise TypeError(f"forward_rows: integer connection rows expected, got {rows.dtype}")
-    shape = (len(s), rows.shape[1])
-    spikes = np.empty(shape, np.int16)
-    v_cross, v_final = np.empty(shape, rows.dtype), np.empty(shape, rows.dtype)
+    if rows.ndim != 2 or rows.shape[0] != s.shape[1] + 1:
+        raise ValueError(f"connection rows of shape {rows.shape} for {s.shape[1]} inputs "
+                         f"(expected {s.shape[1] + 1} rows)")
+    return rows
+
+
+def forward_rows(s_in: np.ndarray, wt_pad: np.ndarray, theta) -> LayerResult:
+    """``model.layer.layer_from_rows`` (V >= theta) compiled, for int16 rows (others: the
+    NumPy scan)."""
+    s = as_times(s_in)
+    rows = as_rows(wt_pad, s)
     if rows.dtype != np.int16:
         return layer_from_rows(s, rows, theta)          # the keys hold int16 potentials
-    forward_kernel(s, rows, min(max(int(theta), -(1 << 16)), 1 << 16), spikes, v_cross, v_final)
+    shape = (len(s), rows.shape[1])
+    spikes, v_cross, v_final = (np.empty(shape, np.int16) for _ in range(3))
+    theta = min(max(math.ceil(theta), -(1 << 16)), 1 << 16)   # integer V >= theta
+    forward_kernel(s, rows, theta, spikes, v_cross, v_final)
     return LayerResult(spikes, v_cross, v_final)
 
 
 def peak_rows(s_in: np.ndarray, wt_pad: np.ndarray, limit: np.ndarray):
-    """``model.layer.peak_before(slot_scan(s_in, wt_pad), limit)`` compiled:
-    (peak float32, step int16, valid bool), each (B, N_out)."""
-    s = np.ascontiguousarray(s_in, dtype=np.int16)
-    rows = np.ascontiguousarray(wt_pad)
+    """``model.layer.peak_before(slot_scan(s_in, wt_pad), limit)`` compiled for int16 rows
+    (others: the NumPy scan): (peak float32, step int16, valid bool), each (B, N_out)."""
+    s = as_times(s_in)
+    rows = as_rows(wt_pad, s)
     B, n_out = len(s), rows.shape[1]
     if rows.dtype != np.int16:
         return peak_before(slot_scan(s, rows), limit)
     peak = np.empty((B, n_out), np.float32)
     step = np.empty((B, n_out), np.int16)
     valid = np.empty(B, np.bool_)
-    peak_kernel(s, rows, np.ascontiguousarray(limit, dtype=np.int64), peak, step, valid)
+    limit = np.ascontiguousarray(np.broadcast_to(limit, (B,)), dtype=np.int64)
+    peak_kernel(s, rows, limit, peak, step, valid)
     return peak, step, np.broadcast_to(valid[:, None], (B, n_out))
