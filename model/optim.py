@@ -6,6 +6,8 @@ import numpy as np
 
 from .kernels.update import adam_kernel, sgd_kernel
 
+PARALLEL_SIZE = 1 << 16         # smaller layers: one block (a worker's start costs more)
+
 
 class LatentOptimizer:
     """Updates a Net's latent weights ``W`` and threshold scales ``fact`` in place.
@@ -28,11 +30,13 @@ class LatentOptimizer:
              parts: int = 1) -> None:
         """One step: ``W[l] -= lr * (dW or Adam's direction)``, ``fact[l] -= lr_f * df``
         (kept >= 1e-3; a zero df leaves fact untouched). With a thread ``pool``, blocks of
-        rows (``parts`` per layer) are updated in parallel (element-wise: the same numbers)."""
+        rows (``parts`` per layer of at least PARALLEL_SIZE weights) are updated in parallel
+        (element-wise: the same numbers)."""
         self.steps += 1
         blocks = []
         for l, dW in enumerate(dWs):
-            edges = np.linspace(0, len(W[l]), (parts if pool else 1) + 1).astype(int)
+            split = parts if pool is not None and W[l].size >= PARALLEL_SIZE else 1
+            edges = np.linspace(0, len(W[l]), split + 1).astype(int)
             blocks += [(l, slice(a, b)) for a, b in zip(edges[:-1], edges[1:])]
             if dfs[l]:
                 fact[l] = max(fact[l] - lr_f * dfs[l], 1e-3)
