@@ -68,7 +68,7 @@ def sub_rows(v, rows, order, lo, hi):
 
 
 # Per neuron, the first crossing and the peak are running minima / maxima of int32 keys
-# (branch-free loops the compiler vectorises):
+# (branch-free loops: no compare-and-store per neuron and step):
 #   crossing key (t << 16) + V + 32768, plus 2^30 while V < theta: the smallest is the first
 #   step t with V >= theta, with its V; 2^30 or more: not crossed;
 #   peak key V * 256 + (255 - t): the largest is the highest V, the earliest on equal V.

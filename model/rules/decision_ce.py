@@ -46,8 +46,8 @@ def surrogate(m: np.ndarray, theta: int, width: float) -> np.ndarray:
 
 
 def forward_scans(net, s_in: np.ndarray, signs):
-    """Per layer: spike times, and what each weight layer's peaks are scanned from later,
-    (its input spike times, its connection rows) (None for pooling)."""
+    """Per layer: spike times, and for each weight layer the (input spike times, connection
+    rows) its peaks are scanned from later (None for pooling)."""
     spikes, scans, s, wl = [], [], s_in, 0
     for layer in net.arch:
         if layer.kind == "pool":
