@@ -39,10 +39,17 @@ def sgd_kernel(W, dW, lr, low, high):
 
 @njit(**KERNEL)
 def sign_rows_kernel(W, rows):
-    """rows[i, j] = +1 if W[j, i] >= 0 else -1 (rows: (N_in, N_out) or a column block of
-    it)."""
-    for j in range(W.shape[0]):
-        for i in range(W.shape[1]):
+    """rows[i, j] = +1 if W[j, i] >= 0 else -1, 16 rows of ``rows`` per pass over W's rows
+    (one cache line of each)."""
+    n_out, n_in = W.shape
+    full = n_in - n_in % 16
+    for i0 in range(0, full, 16):
+        for j in range(n_out):
+            w = W[j]
+            for d in range(16):
+                rows[i0 + d, j] = 1 if w[i0 + d] >= 0 else -1
+    for i in range(full, n_in):
+        for j in range(n_out):
             rows[i, j] = 1 if W[j, i] >= 0 else -1
 
 
