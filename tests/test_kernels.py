@@ -164,3 +164,12 @@ def test_wrappers_check_their_inputs():
     f32 = rows.astype(np.float32)
     np.testing.assert_array_equal(forward_rows(s, f32, 2.5).spikes,
                                   layer_from_rows(s, f32, 2.5).spikes)
+
+
+def test_kernels_release_the_gil():
+    """The trainer's worker threads run the kernels in parallel only if they drop the GIL."""
+    from model.kernels import grad, scan, update
+    kernels = [scan.forward_kernel, scan.peak_kernel, grad.grad_kernel, grad.signed_sum_kernel,
+               update.adam_kernel, update.sgd_kernel, update.sign_rows_kernel]
+    for k in kernels:
+        assert k.targetoptions.get("nogil") is True, k.__name__
