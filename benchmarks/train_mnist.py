@@ -33,6 +33,7 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -48,11 +49,28 @@ from model.trainable import Net  # noqa: E402
 REFERENCE_S_PER_1000 = 30.0   # the authors' notebook, 2 cores, NumPy (project brief)
 
 
+def rule_config(name: str, batch: int, threads: int) -> TrainConfig:
+    """The benchmark's settings of each rule (bs4nn: the paper's lr, gamma and no-spike)."""
+    extra = dict(lr=1.0, gamma=5, no_spike="s4nn") if name == "bs4nn" else {}
+    return TrainConfig(rule=name, batch_size=batch, threads=threads, **extra).resolved()
+
+
+def first_steps(ds, batch: int, log) -> None:
+    """The first training step of each rule, untimed below: it compiles the numba kernels
+    (model.kernels) or loads them from their on-disk cache."""
+    x, y = ds.train.images, ds.train.labels.astype(np.int64)
+    for name in ("decision", "bs4nn"):
+        cfg = rule_config(name, batch, 1)
+        trainer = Trainer(Net([784, *cfg.hidden, 10], cfg, np.random.default_rng(0)), cfg)
+        t = time.perf_counter()
+        trainer.step(x[:batch], y[:batch], cfg.lr, cfg.lr_f)
+        log(f"{name + ' rule, first step':38s}: {time.perf_counter() - t:6.2f} s (numba "
+            f"{numba.__version__}: compiling the kernels, or loading them from the cache)")
+
 
 def throughput(ds, n_literal: int, n_vector: int, batch: int, threads: int, log) -> dict:
     x, y = ds.train.images, ds.train.labels.astype(np.int64)
-    ref_cfg = TrainConfig(rule="bs4nn", batch_size=batch, lr=1.0, gamma=5, no_spike="s4nn",
-                          threads=1).resolved()
+    ref_cfg = rule_config("bs4nn", batch, 1)
     net = Net([784, *ref_cfg.hidden, 10], ref_cfg, np.random.default_rng(ref_cfg.seed))
     W = [w.astype(np.float32).copy() for w in net.W]
     fact = net.fact.copy()
@@ -68,8 +86,7 @@ def throughput(ds, n_literal: int, n_vector: int, batch: int, threads: int, log)
     out = {"literal": lit}
     for name in ("decision", "bs4nn"):
         for th in sorted({1, threads}):
-            extra = dict(lr=1.0, gamma=5, no_spike="s4nn") if name == "bs4nn" else {}
-            cfg = TrainConfig(rule=name, batch_size=batch, threads=th, **extra).resolved()
+            cfg = rule_config(name, batch, th)
             model = Net([784, *cfg.hidden, 10], cfg, np.random.default_rng(cfg.seed))
             trainer = Trainer(model, cfg)
             t, c = time.perf_counter(), time.process_time()
@@ -89,8 +106,7 @@ def throughput(ds, n_literal: int, n_vector: int, batch: int, threads: int, log)
 def profile(ds, n: int, batch: int, log) -> None:
     x, y = ds.train.images, ds.train.labels.astype(np.int64)
     for name in ("decision", "bs4nn"):
-        extra = dict(lr=1.0, gamma=5, no_spike="s4nn") if name == "bs4nn" else {}
-        cfg = TrainConfig(rule=name, batch_size=batch, threads=1, **extra).resolved()
+        cfg = rule_config(name, batch, 1)
         trainer = Trainer(Net([784, *cfg.hidden, 10], cfg, np.random.default_rng(0)), cfg)
         pr = cProfile.Profile()
         pr.enable()
@@ -143,6 +159,7 @@ def main(argv=None) -> None:
     log(f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {os.cpu_count()} CPUs, "
         f"{load_text()} (1, 5, 15 min; shared machine)")
     ds = load(a.dataset, a.data_dir)
+    first_steps(ds, a.batch_size, log)
     throughput(ds, a.literal_samples, a.vector_samples, a.batch_size, a.threads, log)
     if a.profile:
         profile(ds, a.profile, a.batch_size, log)

@@ -41,9 +41,9 @@ class Trainer:
     def step(self, images: np.ndarray, labels: np.ndarray, lr: float, lr_f: float):
         """Forward (integer contract), backward, update. Returns (mean loss, accuracy)."""
         s_in = encode_latency(images)
-        # Samples with similar event counts in one slice: less padding in the event loop.
+        # Dealt out by event count: each worker gets as many events (work) as the others.
         by_events = np.argsort((s_in < LAST_STEP).sum(axis=1), kind="stable")
-        parts = np.array_split(by_events, self.cfg.threads)
+        parts = [by_events[k::self.cfg.threads] for k in range(self.cfg.threads)]
         parts = [p for p in parts if len(p)]
         signs = None if self.net.real else self.net.signs()          # once for all threads
         job = lambda p: self.rule.gradients(self.net, s_in[p], labels[p], self.cfg,  # noqa: E731
@@ -52,7 +52,10 @@ class Trainer:
             outs = list(self.pool.map(job, parts))
         else:
             outs = [job(p) for p in parts]
-        dWs = [sum(o[0][l] for o in outs) for l in range(len(self.net.W))]
+        dWs = list(outs[0][0])                          # each slice's own arrays: summed in place
+        for o in outs[1:]:
+            for l, dW in enumerate(o[0]):
+                np.add(dWs[l], dW, out=dWs[l])
         dfs = sum(o[1] for o in outs)
         loss = sum(o[2] for o in outs) / len(labels)
         acc = sum(o[3] for o in outs) / len(labels)

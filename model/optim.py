@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernels.update import adam_kernel, sgd_kernel
+
+PARALLEL_SIZE = 1 << 16         # smaller layers: one block (a worker's start costs more)
+
 
 class LatentOptimizer:
     """Updates a Net's latent weights ``W`` and threshold scales ``fact`` in place.
@@ -26,11 +30,13 @@ class LatentOptimizer:
              parts: int = 1) -> None:
         """One step: ``W[l] -= lr * (dW or Adam's direction)``, ``fact[l] -= lr_f * df``
         (kept >= 1e-3; a zero df leaves fact untouched). With a thread ``pool``, blocks of
-        rows (``parts`` per layer) are updated in parallel (element-wise: the same numbers)."""
+        rows (``parts`` per layer of at least PARALLEL_SIZE weights) are updated in parallel
+        (element-wise: the same numbers)."""
         self.steps += 1
         blocks = []
         for l, dW in enumerate(dWs):
-            edges = np.linspace(0, len(W[l]), (parts if pool else 1) + 1).astype(int)
+            split = parts if pool is not None and W[l].size >= PARALLEL_SIZE else 1
+            edges = np.linspace(0, len(W[l]), split + 1).astype(int)
             blocks += [(l, slice(a, b)) for a, b in zip(edges[:-1], edges[1:])]
             if dfs[l]:
                 fact[l] = max(fact[l] - lr_f * dfs[l], 1e-3)
@@ -42,26 +48,16 @@ class LatentOptimizer:
                 run(lb)
 
     def update(self, W, dW, l: int, rows: slice, lr: float) -> None:
-        """Rows ``rows`` of layer ``l``: the optimizer's step, then the clipping."""
-        b1, b2 = self.b1, self.b2
-        W, dW = W[rows], dW[rows]
+        """Rows ``rows`` of layer ``l``: the optimizer's step, then the clipping (compiled,
+        model.kernels.update: float32 throughout, as NumPy's in-place sequence)."""
+        f32 = np.float32
+        flat = lambda x: np.reshape(x[rows], -1, copy=False)          # noqa: E731 (views)
+        w, g = flat(W), np.ascontiguousarray(dW[rows]).reshape(-1)
+        bound = f32(self.clip) if self.clip else f32(np.inf)
         if self.kind == "adam":
-            # In place, in the order of lr * (m / c1) / (sqrt(v / c2) + eps).
-            m, v = self.moments[l][0][rows], self.moments[l][1][rows]
-            tmp = (1 - b1) * dW
-            m *= b1
-            m += tmp
-            np.multiply((1 - b2) * dW, dW, out=tmp)
-            v *= b2
-            v += tmp
-            den = np.divide(v, 1 - b2 ** self.steps)
-            np.sqrt(den, out=den)
-            den += self.eps
-            np.divide(m, 1 - b1 ** self.steps, out=tmp)
-            tmp *= np.float32(lr)
-            tmp /= den
-            W -= tmp
+            b1, b2 = self.b1, self.b2
+            adam_kernel(w, g, flat(self.moments[l][0]), flat(self.moments[l][1]), f32(b1),
+                        f32(b2), f32(1 - b1), f32(1 - b2), f32(1 - b1 ** self.steps),
+                        f32(1 - b2 ** self.steps), f32(self.eps), f32(lr), -bound, bound)
         else:
-            W -= np.float32(lr) * dW
-        if self.clip:
-            np.clip(W, -self.clip, self.clip, out=W)
+            sgd_kernel(w, g, f32(lr), -bound, bound)

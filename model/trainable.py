@@ -12,7 +12,9 @@ from .arch import Layer, dense_arch, widths_of
 from .checkpoint import binarize, theta_from_fact
 from .conv import conv_rows
 from .decision import accuracy, decide
-from .layer import LayerResult, layer_from_rows
+from .kernels.scan import forward_rows
+from .kernels.update import sign_rows
+from .layer import LayerResult
 from .network import ForwardResult
 from .pool import pool_times
 from .realvalued import real_forward_times, real_spikes
@@ -21,7 +23,7 @@ from .realvalued import real_forward_times, real_spikes
 @dataclass
 class Signs:
     """The forward's binary weights, once per step for every worker thread."""
-    wb: list[np.ndarray]          # per weight layer: (N_out, N_in) or (C_out, C_in, K, K) int8
+    wb: list                      # per weight layer: conv (C_out, C_in, K, K) int8, dense None
     wf: list                      # float32 dense matrices for the backward (None: layer 0, conv)
     wt_pad: list[np.ndarray]      # (N_in + 1, N_out) int16 connection rows, zero row appended
 
@@ -73,23 +75,24 @@ class Net:
         return [binarize(w) for w in self.W]
 
     def signs(self) -> Signs:
-        wb = self.binary()
-        wt_pad, wf = [], []
-        for l, (w, layer) in enumerate(zip(wb, self.weight_layers)):
+        """The binary weights as the forward and backward use them."""
+        wt_pad, wf, wb = [], [], []
+        for l, (w, layer) in enumerate(zip(self.W, self.weight_layers)):
             if layer.kind == "conv":
-                wt_pad.append(conv_rows(w, layer))
+                wb.append(binarize(w))
+                wt_pad.append(conv_rows(wb[-1], layer))
                 wf.append(None)
                 continue
-            rows = np.zeros((w.shape[1] + 1, w.shape[0]), np.int16)
-            rows[:-1] = w.T
-            wt_pad.append(rows)
-            wf.append(w.astype(np.float32) if l else None)
+            wb.append(None)
+            wt_pad.append(sign_rows(w))
+            wf.append(binarize(w).astype(np.float32) if l else None)
         return Signs(wb, wf, wt_pad)
 
     def layers(self, s_in: np.ndarray, signs: Signs | None = None) -> list[LayerResult]:
         """Per-layer LayerResults on input spike times (B, N0): the integer contract
-        (binarize(W), theta) or, with real=True, the real-valued S4NN forward. A pooling
-        layer's result has its spike times only (v_cross, v_final None)."""
+        (binarize(W), theta; the compiled model.kernels.scan) or, with real=True, the
+        real-valued S4NN forward. A pooling layer's result has its spike times only
+        (v_cross, v_final None)."""
         if self.real:
             outs = real_spikes(s_in, self.W, [self.thr / f for f in self.fact], self.arch)
             return [LayerResult(x, None, None) if isinstance(x, np.ndarray) else x
@@ -100,7 +103,7 @@ class Net:
             if layer.kind == "pool":
                 r = LayerResult(pool_times(s, layer), None, None)
             else:
-                r = layer_from_rows(s, signs.wt_pad[wl], self.thetas[wl])
+                r = forward_rows(s, signs.wt_pad[wl], self.thetas[wl])
                 wl += 1
             out.append(r)
             s = r.spikes

@@ -23,9 +23,10 @@ from contract.numerics import SILENT, T
 
 from ..conv import kernel_grad, spread_back
 from ..decision import decide
+from ..kernels.grad import grad_before, signed_mean
 from ..pool import route, unpool
 from ..realvalued import fixed_point
-from .temporal_grad import grad_sparse_inputs, normalise
+from .temporal_grad import normalise
 
 
 def targets(o: np.ndarray, y: np.ndarray, gamma: int, no_spike: str = "none") -> np.ndarray:
@@ -75,14 +76,13 @@ def backward(W, s_in: np.ndarray, layers, y: np.ndarray, gamma: int, no_spike: s
             if i > 0:
                 e = normalise(spread_back(e, W[wl], arch[i], below, s_out))
         elif i == 0:
-            dW = grad_sparse_inputs(below, s_out, e)
+            dW = grad_before(below, s_out, e)
         else:
             H = (below[:, None, :] < s_out[:, :, None]).astype(np.float32)  # (B, N_out, N_in)
             eH = e[:, :, None] * H
             dW = eH.sum(axis=0)
             e = normalise(np.einsum("bji,ji->bi", eH, W[wl], optimize=True))
-        sgn = np.where(W[wl] >= 0, 1.0, -1.0).astype(np.float32)
-        dfs[wl] = float((sgn * dW).sum()) / dW.size
+        dfs[wl] = signed_mean(W[wl], dW)
         dWs[wl] = dW
         wl -= 1
     return dWs, dfs, loss

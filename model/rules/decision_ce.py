@@ -29,9 +29,9 @@ import numpy as np
 from contract.numerics import SILENT, T
 
 from ..conv import kernel_grad, spread_back
-from ..layer import crossings, peak_before, slot_scan
+from ..kernels.grad import grad_before
+from ..kernels.scan import forward_rows, peak_rows
 from ..pool import pool_times, route, unpool
-from .temporal_grad import grad_sparse_inputs
 
 
 def decision_step(out_spikes: np.ndarray) -> np.ndarray:
@@ -46,14 +46,15 @@ def surrogate(m: np.ndarray, theta: int, width: float) -> np.ndarray:
 
 
 def forward_scans(net, s_in: np.ndarray, signs):
-    """Per layer: spike times, and the slot scan of each weight layer (None for pooling)."""
+    """Per layer: spike times, and for each weight layer the (input spike times, connection
+    rows) its peaks are scanned from later (None for pooling)."""
     spikes, scans, s, wl = [], [], s_in, 0
     for layer in net.arch:
         if layer.kind == "pool":
             sc, spk = None, pool_times(s, layer)
         else:
-            sc = slot_scan(s, signs.wt_pad[wl])
-            spk, _ = crossings(sc, net.thetas[wl])
+            sc = (s, signs.wt_pad[wl])
+            spk = forward_rows(s, signs.wt_pad[wl], net.thetas[wl]).spikes
             wl += 1
         scans.append(sc)
         spikes.append(spk)
@@ -73,7 +74,7 @@ def hidden_peaks(net, scans, t_star: np.ndarray):
                 score = np.take_along_axis(score, chosen[i], axis=1)
             continue
         ref = t_star - (n_w - 2 - wl)                                   # a_j = [h_j <= ref]
-        peaks[i] = peak_before(scans[i], ref - 1)
+        peaks[i] = peak_rows(*scans[i], ref - 1)
         peak, _, valid = peaks[i]
         score = np.where(valid, peak, -np.inf)
         wl += 1
@@ -123,7 +124,7 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
             if wl > 0:
                 delta = spread_back(d, signs.wb[wl], layer)
         else:
-            dWs[wl] = grad_sparse_inputs(inputs[i], bound, d)
+            dWs[wl] = grad_before(inputs[i], bound, d)
             if wl > 0:
                 delta = d @ signs.wf[wl]
         wl -= 1

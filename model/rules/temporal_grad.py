@@ -1,5 +1,6 @@
 """Shared pieces of the training rules' backward passes: per-sample error normalisation and
-the temporal straight-through product sum_b e[b, j] * [s_in[b, i] < s_out[b, j]]."""
+the temporal straight-through product sum_b e[b, j] * [s_in[b, i] < s_out[b, j]] in NumPy
+(the rules run its compiled twin, model.kernels.grad.grad_before; this is its reference)."""
 from __future__ import annotations
 
 import numpy as np
