@@ -35,6 +35,7 @@ def option(default, help: str, *, choices=None, group=GENERAL):
 FIRST_THETA = (20, 784)         # (theta, fan-in) of the first layer that trains well
 LATER_THETA = (40, 600)         # the same for the layers after it (784-600-10: [20, 40])
 ADAM_LR = (5e-3, 600)           # (Adam step, narrowest hidden layer) that trains well
+DEFAULT_EPOCHS = 30            # without a time budget
 CONV_ADAM_LR = 3e-2             # conv kernels: one short run, 0.19 -> 0.54 against 5e-3
 
 
@@ -88,7 +89,8 @@ class TrainConfig:
     rule: str = option("decision", "learning rule: decision = cross-entropy on the output "
                        "potentials at the decision step, bs4nn = the paper's rule "
                        "(default %(default)s)", choices=tuple(sorted(RULES)))
-    epochs: int = option(30, "training epochs (default %(default)s)")
+    epochs: int = option(0, "training epochs (default: 30; with --max-minutes, as many as "
+                         "the budget allows, the step sizes decaying over the budget)")
     batch_size: int = option(32, "mini-batch size (default %(default)s)")
     optimizer: str = option("", "default: adam (decision rule), sgd (bs4nn rule)",
                             choices=("sgd", "adam"))
@@ -139,7 +141,7 @@ class TrainConfig:
             need(math.isfinite(getattr(self, name)), name, getattr(self, name), "a finite number")
         need(all(math.isfinite(x) for x in self.init_hidden), "init_hidden", self.init_hidden,
              "finite numbers")
-        need(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
+        need(self.epochs >= 0, "epochs", self.epochs, "an integer >= 0 (0: the default)")
         need(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
         need(len(self.hidden) >= 1 and min(self.hidden) >= 1, "hidden", self.hidden,
              "one or more widths >= 1")
@@ -200,6 +202,8 @@ class TrainConfig:
             validate_network(widths, [start] * layers, layers=dicts,
                              where=f"--fact0 {self.fact0} (initial theta {start})")
         threads = self.threads or min(4, os.cpu_count() or 1)
+        # 0 epochs after resolving: as many as the time budget allows (model.loop)
+        epochs = self.epochs or (0 if self.max_minutes > 0 else DEFAULT_EPOCHS)
         return TrainConfig(**{**asdict(self), "optimizer": opt, "lr": lr, "theta": theta,
-                              "threads": threads})
+                              "threads": threads, "epochs": epochs})
 

@@ -2,6 +2,7 @@
 epoch with the best validation accuracy (strict) kept, the test set evaluated at the end."""
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 import time
@@ -100,12 +101,13 @@ def run_epoch(trainer: Trainer, x: np.ndarray, y: np.ndarray, rng: np.random.Gen
     n, B = len(y), cfg.batch_size
     steps_per_epoch = math.ceil(n / B)
     order = rng.permutation(n)
-    bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", leave=False,
+    bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs or '-'}", leave=False,
                disable=not progress, mininterval=2.0, file=sys.stderr)
     losses, accs, samples, stop = [], [], 0, False
     for k in bar:
         idx = order[k * B:(k + 1) * B]
-        frac = max((epoch - 1 + k / steps_per_epoch) / cfg.epochs, (time.time() - t0) / budget)
+        done = (epoch - 1 + k / steps_per_epoch) / cfg.epochs if cfg.epochs else 0.0
+        frac = max(done, (time.time() - t0) / budget)
         f = schedule(frac, cfg)
         loss, acc = trainer.step(translate(x[idx], cfg.shift, rng), y[idx],
                                  cfg.lr * f, cfg.lr_f * f)
@@ -141,7 +143,7 @@ def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progre
     history, best = [], None
     samples = 0
     try:
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(1, cfg.epochs + 1) if cfg.epochs else itertools.count(1):
             te = time.time()
             losses, accs, done, stop = run_epoch(trainer, xtr, ytr, rng, epoch, t0, budget,
                                                  progress)

@@ -135,7 +135,7 @@ SPREAD = lambda nir: nir.IF(r=np.ones(16), v_threshold=np.arange(16.0),  # noqa:
 NAN_W = np.where(np.arange(16 * 784).reshape(16, 784) == 5, np.nan, 1.0)
 CASES = [
     # model.train: numbers, thresholds, output path, data folder: all before training
-    Case("train-epochs-0", T, ("--epochs", "0"), ("--epochs 0",)),
+    Case("train-epochs-negative", T, ("--epochs", "-1"), ("--epochs -1",)),
     Case("train-batch-size-0", T, ("--batch-size", "0"), ("--batch-size 0",)),
     Case("train-hidden-negative", T, ("--hidden", "-5"), ("--hidden",)),
     Case("train-threads-negative", T, ("--threads", "-2"), ("--threads -2",)),

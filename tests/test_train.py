@@ -2,6 +2,8 @@
 definition, and a short run learns and writes a loadable checkpoint."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -194,7 +196,7 @@ def test_bad_config():
     with pytest.raises(ValueError, match="theta"):
         TrainConfig(theta=[20, 0]).resolved()
     with pytest.raises(ValueError, match="epochs"):
-        TrainConfig(epochs=0).resolved()
+        TrainConfig(epochs=-1).resolved()
     with pytest.raises(ValueError, match="real"):
         TrainConfig(real=True).resolved()
 
@@ -236,3 +238,15 @@ def test_activity_warnings():
     assert "layer 0 (600 neurons) is saturated" in lines[0]
     assert "layer 1 (10 neurons) is silent" in lines[1]
     assert "100% of the validation images" in lines[2]
+
+
+def test_epochs_follow_the_time_budget(data_dir):
+    """Default epochs: 30 without a budget; with --max-minutes, epochs until it is spent."""
+    assert TrainConfig().resolved().epochs == 30
+    assert TrainConfig(max_minutes=1).resolved().epochs == 0
+    assert TrainConfig(epochs=3, max_minutes=1).resolved().epochs == 3
+    cfg = TrainConfig(hidden=[32], train_subset=300, val_size=100, max_minutes=0.05, threads=1)
+    t0 = time.time()
+    _, history = train(cfg, data_dir, None, progress=False, log=lambda s: None)
+    assert len(history) > 1 and time.time() - t0 < 30
+    assert 2.5 <= history[-1]["elapsed_s"] <= 10
