@@ -7,17 +7,18 @@ import math
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
+from contract.network import validate_network
 from contract.numerics import LAST_STEP, encode_latency
 
 from .arch import is_dense, spec_of, to_dicts, widths_of
 from .augment import translate
 from .checkpoint import Checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, fan_in_thetas
 from .curves import plot_history
 from .data import load
 from .optim import LatentOptimizer
@@ -92,6 +93,17 @@ def activity_warnings(figures: dict, widths) -> list[str]:
     return out
 
 
+def activity_thetas(cfg: TrainConfig, images: np.ndarray) -> TrainConfig:
+    """``cfg`` with the default thresholds of its layers for the activity of ``images``
+    (model.config.fan_in_thetas: the first dense layer follows the mean input spikes)."""
+    arch = cfg.layers()
+    events = float((images.reshape(len(images), -1) > 0).sum(axis=1).mean())
+    theta = fan_in_thetas(widths_of(arch), arch, input_events=events)
+    validate_network(widths_of(arch), theta, where="default --theta",
+                     layers=None if is_dense(arch) else to_dicts(arch))
+    return replace(cfg, theta=theta)
+
+
 def run_epoch(trainer: Trainer, x: np.ndarray, y: np.ndarray, rng: np.random.Generator,
               epoch: int, t0: float, budget: float, progress: bool):
     """One pass over (x, y) in a random order, stopping early once ``budget`` seconds since
@@ -127,11 +139,14 @@ def run_epoch(trainer: Trainer, x: np.ndarray, y: np.ndarray, rng: np.random.Gen
 def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progress=True,
           log=print):
     """Train; returns (Checkpoint, history). Saves the checkpoint and its plot if out is set."""
+    theta_given = bool(cfg.theta)
     cfg = cfg.resolved()
     ds = load(cfg.dataset, data_dir, val_size=cfg.val_size)
     xtr, ytr = ds.train.images, ds.train.labels.astype(np.int64)
     if cfg.train_subset:
         xtr, ytr = xtr[:cfg.train_subset], ytr[:cfg.train_subset]
+    if cfg.rule == "decision" and not theta_given:
+        cfg = activity_thetas(cfg, xtr)
     rng = np.random.default_rng(cfg.seed)
     arch = cfg.layers()
     widths = widths_of(arch)

@@ -250,3 +250,21 @@ def test_epochs_follow_the_time_budget(data_dir):
     _, history = train(cfg, data_dir, None, progress=False, log=lambda s: None)
     assert len(history) > 1 and time.time() - t0 < 30
     assert 2.5 <= history[-1]["elapsed_s"] <= 10
+
+
+def test_default_first_threshold_follows_input_activity():
+    """theta_0 = 20 per 784 inputs at 150 input spikes per image, times sqrt(spikes / 150)."""
+    from model.loop import activity_thetas
+    rng = np.random.default_rng(0)
+
+    def images(active):
+        x = np.zeros((50, 784), np.uint8)
+        for row in x:
+            row[rng.choice(784, active, replace=False)] = 200
+        return x
+    cfg = TrainConfig().resolved()
+    assert activity_thetas(cfg, images(150)).theta == [20, 40]
+    assert activity_thetas(cfg, images(600)).theta == [40, 40]
+    assert activity_thetas(cfg, images(390)).theta == [32, 40]        # Fashion-MNIST's mean
+    conv = TrainConfig(arch="conv4k5,pool2,fc10").resolved()
+    assert activity_thetas(conv, images(600)).theta == conv.theta      # conv: window share
