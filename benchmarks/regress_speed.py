@@ -75,7 +75,7 @@ def regress(art: Path, root: Path, args, log) -> dict:
             cmd += ["--images", str(args.images)]
         if args.no_stress:
             cmd.append("--no-stress")
-        log("$ " + " ".join(cmd[1:]).replace(str(rep), "REPORT"))
+        log("$ python " + " ".join(cmd[1:]).replace(str(rep), "REPORT"))
         c0 = time.perf_counter(), child_cpu()
         p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         s = json.loads(rep.read_text())["summary"] if rep.is_file() else {}

@@ -10,6 +10,7 @@ public and nothing else.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cocotb_tools.runner import Verilator
@@ -39,5 +40,4 @@ def control_file(path: str | Path, ports: list[str]) -> Path:
 
 def harness_ports(verilog: str) -> list[str]:
     """The port names of the harness module's Verilog (sim/wrapper.py)."""
-    import re
     return re.findall(r"^\s*(?:input|output)\s+(?:wire|reg)\s*(?:\[[^\]]*\])?\s*(\w+)", verilog, re.M)
