@@ -143,7 +143,11 @@ class Bench:
         self.gen_dir.mkdir(parents=True, exist_ok=True)
         self.build_dir.mkdir(parents=True, exist_ok=True)
         self.layouts, self.timing = self._prepare()
-        self._max_events = json.loads((self.gen_dir / "bench.json").read_text())["max_events"]
+        meta = json.loads((self.gen_dir / "bench.json").read_text())
+        if "max_events" not in meta:
+            raise RuntimeError(f"{self.gen_dir}: generated for an older bench harness (wide "
+                               f"ev_buf vectors); build it again without --build-key")
+        self._max_events = meta["max_events"]
         self._build()
 
     def _network_id(self) -> bytes:
