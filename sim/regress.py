@@ -215,6 +215,8 @@ def main(argv=None) -> int:
     ap.add_argument("--build-key", default=None, metavar="KEY",
                     help="reuse sim_build/{core,SIM}-KEY even if hdl/ changed since (the "
                          "summary names the key)")
+    ap.add_argument("--build-root", type=Path, default=None, metavar="DIR",
+                    help="build (or reuse) the bench under DIR instead of sim_build/")
     ap.add_argument("--max-failures", type=int, default=50)
     ap.add_argument("--strict-cycles", action="store_true",
                     help="also fail on cycle-count differences")
@@ -240,7 +242,7 @@ def main(argv=None) -> int:
                          f"{args.artifacts}")
     t0 = time.perf_counter()
     bench = Bench(args.artifacts, simulator=args.simulator, core_params=params,
-                  waves=args.waves, build_key=args.build_key)
+                  waves=args.waves, build_key=args.build_key, build_root=args.build_root)
     t_build = time.perf_counter() - t0
     passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
     report = bench.run(images, mode=args.mode, passes=passes, random_every=args.random_every,

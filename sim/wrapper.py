@@ -1,25 +1,39 @@
 """The bench top: the generated core inside a small Verilog harness that streams images.
 
-Python loads a batch of images' events into `ev_buf` (one wide write; image boundaries are
-the events' `last` bits), sets `n_images`, pulses `start` and sleeps until `done`: it does
-not wake on clock edges (STYLE.md), and a batch costs one round trip however many images it
-holds. The harness is the driver's and the monitor's hardware half:
+The harness holds a batch in Verilog memories that it loads and dumps itself with
+$readmemh / $writememh, so Python touches only a few narrow ports per batch however many
+images it holds (a wide vector written or read over the VPI, or a variable part-select of
+one, costs the simulator a whole-vector operation). The files lie in the simulator's working
+directory (sim/batch_files.py writes and parses them):
+
+- ``ev.hex``: the batch's events, one i_event payload a line (image boundaries are the
+  events' `last` bits), read on `start` (``n_events`` lines);
+- ``cfg.hex``: per image, ``{stall_thresh[15:8], idle_thresh[7:0]}``, read on `start`;
+- ``out.hex``: per image, ``{tr[31:0], tf[31:0], o_result payload}``, written as `done` rises;
+- ``sp.hex``: every o_spike transfer of the batch, ``{image[15:0], payload}``, written as
+  `done` rises (``sp_count`` lines; none when there was no spike);
+- ``ld.hex``: a network's load words (runtime weights), read on `load_go`.
+
+Python writes the input files, sets ``n_images``/``n_events``, pulses `start` and sleeps
+until `done`: it does not wake on clock edges (STYLE.md). The harness is the driver's and
+the monitor's hardware half:
 
 - driver: presents the events in order on `i_event`; after an image's `last` event it waits
   until that image's result is taken (and the core is idle again) before the next image,
-  so every image meets an idle core; with `idle_thresh` > 0 it inserts random idle cycles
-  (never withdrawing an event once offered, as lib.stream requires);
-- back-pressure: with `stall_thresh` > 0, `o_result.ready` and `o_spike.ready` are held low
-  at random (xorshift32 seeded per batch from Python, so every run is reproducible);
-- monitor: per image, the `o_result` payload into `res_buf`, a free-running cycle counter
-  at the first event's acceptance (`tf_buf`) and at the first edge `o_result.valid` is seen
-  high (`tr_buf`); every `o_spike` transfer of the batch into `sp_buf`.
+  so every image meets an idle core; with an image's idle threshold > 0 it inserts random
+  idle cycles (never withdrawing an event once offered, as lib.stream requires);
+- back-pressure: with an image's stall threshold > 0, `o_result.ready` and `o_spike.ready`
+  are held low at random (xorshift32 seeded per batch from Python, so every run is
+  reproducible);
+- monitor: per image, the `o_result` payload, a free-running cycle counter at the first
+  event's acceptance (tf) and at the first edge `o_result.valid` is seen high (tr); every
+  `o_spike` transfer with the number of the image it came from.
 
 `done` rises once the last image's result was taken, every event was accepted and
 `o_spike` has been quiet for two cycles (so late debug spikes are not lost).
 
 With `max_load` > 0 (a core with runtime-loaded weights, docs/core.md) the harness also
-streams a network's load words: Python writes them to `ld_buf`, sets `n_load` and pulses
+streams a network's load words: Python writes ``ld.hex``, sets `n_load` and pulses
 `load_go`; the words go out on `i_load` (`first` on word 0) and `load_done` rises once the
 core has taken the last one and reports `loaded`.
 """
@@ -27,8 +41,7 @@ from __future__ import annotations
 
 TOP = "bs4nn_bench"
 GAP = 3            # idle cycles between images (the core's clear cycle and margin)
-
-
+IMAGE_BITS = 16    # the image number in front of each sp.hex payload
 LOAD_BITS = 32     # hdl/weight_loader.py: i_load payload = data[31:0], first[32]
 
 
@@ -36,22 +49,23 @@ def _load_parts(max_load: int) -> tuple[str, str, str]:
     """Ports, core connections and logic of the load driver (empty without one)."""
     if max_load == 0:
         return "", "", ""
-    ports = f"""
+    ports = """
     input  wire load_go,
-    input  wire [15:0] n_load,
-    input  wire [{max_load * LOAD_BITS - 1}:0] ld_buf,
+    input  wire [31:0] n_load,
     output reg  load_done,"""
     conn = """,
-        .i_load__payload({ld_idx == 16'd0, ld_buf[ld_idx * 32 +: 32]}),
+        .i_load__payload({ld_idx == 32'd0, ld_mem[ld_idx]}),
         .i_load__valid(ld_valid), .i_load__ready(ld_ready), .loaded(loaded)"""
-    logic = """
+    logic = f"""
+    reg [{LOAD_BITS - 1}:0] ld_mem [0:{max_load - 1}];
     reg ld_valid;
-    reg [15:0] ld_idx;
+    reg [31:0] ld_idx;
     wire ld_ready, loaded;
     always @(posedge clk) begin
         if (rst) begin
             ld_valid <= 0; ld_idx <= 0; load_done <= 0;
         end else if (load_go) begin
+            $readmemh("ld.hex", ld_mem, 0, n_load - 1);
             ld_valid <= 1; ld_idx <= 0; load_done <= 0;
         end else if (ld_valid && ld_ready) begin
             ld_idx <= ld_idx + 1;
@@ -65,9 +79,12 @@ def _load_parts(max_load: int) -> tuple[str, str, str]:
 
 def bench_verilog(core_module: str, ev_w: int, res_w: int, sp_w: int, max_events: int,
                   max_spikes: int, last_bit: int, max_images: int = 1, max_load: int = 0) -> str:
-    if max_events < 1 or max_spikes < 1 or max_images < 1 or max_load < 0:
+    """The harness module: ``max_events`` events, ``max_images`` results and ``max_spikes``
+    debug spikes per batch; ``max_load`` load words (0: no i_load port)."""
+    if max_events < 1 or max_spikes < 1 or not 1 <= max_images < 1 << IMAGE_BITS or max_load < 0:
         raise ValueError(f"max_events {max_events}, max_spikes {max_spikes} and max_images "
-                         f"{max_images} must be >= 1, max_load {max_load} >= 0")
+                         f"{max_images} must be >= 1 (max_images < {1 << IMAGE_BITS}), "
+                         f"max_load {max_load} >= 0")
     if not 0 <= last_bit < ev_w:
         raise ValueError(f"last_bit {last_bit} outside the {ev_w}-bit event payload")
     load_ports, load_conn, load_logic = _load_parts(max_load)
@@ -81,34 +98,34 @@ module {TOP} (
     input  wire debug,
     input  wire start,
     input  wire [31:0] seed,
-    input  wire [7:0] idle_thresh,
-    input  wire [7:0] stall_thresh,
     input  wire [15:0] n_images,
-    input  wire [{max_events * ev_w - 1}:0] ev_buf,{load_ports}
+    input  wire [31:0] n_events,{load_ports}
     output reg  done,
-    output reg  [{max_images * res_w - 1}:0] res_buf,
-    output reg  [{max_images * 32 - 1}:0] tf_buf,
-    output reg  [{max_images * 32 - 1}:0] tr_buf,
-    output reg  [{max_spikes * sp_w - 1}:0] sp_buf,
-    output reg  [15:0] sp_count,
+    output reg  [31:0] sp_count,
     output reg  sp_overflow,
-    output reg  [15:0] ev_taken,
+    output reg  [31:0] ev_taken,
     output reg  [15:0] img_done,
     output reg  [31:0] now
 );
+    reg [{ev_w - 1}:0] ev_mem [0:{max_events - 1}];
+    reg [15:0] cfg_mem [0:{max_images - 1}];
+    reg [{res_w + 63}:0] out_mem [0:{max_images - 1}];
+    reg [{sp_w + IMAGE_BITS - 1}:0] sp_mem [0:{max_spikes - 1}];
+
     reg running, presenting, first_ev, res_taken, res_seen, hold;
     reg [1:0] quiet;
     reg [3:0] gap;
-    reg [31:0] rnd;
+    reg [31:0] rnd, tf, tr;
+    reg [15:0] cfg;
     wire [31:0] x1 = rnd ^ (rnd << 13);
     wire [31:0] x2 = x1 ^ (x1 >> 17);
     wire [31:0] rnd_next = x2 ^ (x2 << 5);
 
-    wire idle_now  = rnd[7:0]   < idle_thresh;
-    wire stall_res = rnd[15:8]  < stall_thresh;
-    wire stall_sp  = rnd[23:16] < stall_thresh;
+    wire idle_now  = rnd[7:0]   < cfg[7:0];
+    wire stall_res = rnd[15:8]  < cfg[15:8];
+    wire stall_sp  = rnd[23:16] < cfg[15:8];
 
-    wire [{ev_w - 1}:0] ev_payload = ev_buf[ev_taken * {ev_w} +: {ev_w}];
+    wire [{ev_w - 1}:0] ev_payload = ev_mem[ev_taken];
     wire ev_valid = running && presenting && (hold || !idle_now);
     wire ev_ready;
     wire [{res_w - 1}:0] res_payload;
@@ -119,8 +136,16 @@ module {TOP} (
     wire sp_ready = running && !stall_sp;
 
 {load_logic}
+    // The core sees rst, full and debug through registers, never the ports: logic that
+    // depends on a port combinationally is re-evaluated on every eval of the simulator
+    // (Verilator's input-combinational region), and for the core that is all of it.
+    reg core_rst = 1, core_full = 0, core_debug = 0;
+    always @(posedge clk) begin
+        core_rst <= rst; core_full <= full; core_debug <= debug;
+    end
+
     {core_module} dut (
-        .clk(clk), .rst(rst), .full(full), .debug(debug),
+        .clk(clk), .rst(core_rst), .full(core_full), .debug(core_debug),
         .i_event__payload(ev_payload), .i_event__valid(ev_valid), .i_event__ready(ev_ready),
         .o_result__payload(res_payload), .o_result__valid(res_valid), .o_result__ready(res_ready),
         .o_spike__payload(sp_payload), .o_spike__valid(sp_valid), .o_spike__ready(sp_ready){load_conn}
@@ -132,32 +157,33 @@ module {TOP} (
         if (rst) begin
             now <= 0; running <= 0; done <= 0; ev_taken <= 0; sp_count <= 0; img_done <= 0;
             sp_overflow <= 0; res_taken <= 0; res_seen <= 0; hold <= 0; quiet <= 0; gap <= 0;
-            presenting <= 0; first_ev <= 0; rnd <= 32'h1; sp_buf <= 0; res_buf <= 0;
-            tf_buf <= 0; tr_buf <= 0;
+            presenting <= 0; first_ev <= 0; rnd <= 32'h1; cfg <= 0; tf <= 0; tr <= 0;
         end else if (start) begin
+            $readmemh("ev.hex", ev_mem, 0, n_events - 1);
+            $readmemh("cfg.hex", cfg_mem, 0, n_images - 1);
             running <= 1; done <= 0; ev_taken <= 0; sp_count <= 0; sp_overflow <= 0;
             img_done <= 0; res_taken <= 0; res_seen <= 0; hold <= 0; quiet <= 0; gap <= 0;
-            presenting <= 1; first_ev <= 1;
+            presenting <= 1; first_ev <= 1; cfg <= cfg_mem[0];
             rnd <= (seed == 0) ? 32'h1 : seed;
         end else if (running) begin
             hold <= ev_valid && !ev_ready;
             if (ev_valid && ev_ready) begin
-                if (first_ev) tf_buf[img_done * 32 +: 32] <= now;
+                if (first_ev) tf <= now;
                 first_ev <= 0;
                 ev_taken <= ev_taken + 1;
                 if (ev_payload[{last_bit}]) presenting <= 0;
             end
             if (res_valid && !res_seen) begin
                 res_seen <= 1;
-                tr_buf[img_done * 32 +: 32] <= now;
+                tr <= now;
             end
             if (res_valid && res_ready) begin
-                res_buf[img_done * {res_w} +: {res_w}] <= res_payload;
+                out_mem[img_done] <= {{res_seen ? tr : now, tf, res_payload}};
                 res_taken <= 1;
             end
             if (sp_valid && sp_ready) begin
                 if (sp_count < {max_spikes}) begin
-                    sp_buf[sp_count * {sp_w} +: {sp_w}] <= sp_payload;
+                    sp_mem[sp_count] <= {{img_done, sp_payload}};
                     sp_count <= sp_count + 1;
                 end else
                     sp_overflow <= 1;
@@ -167,6 +193,7 @@ module {TOP} (
                 gap <= gap - 1;
                 if (gap == 1) begin
                     presenting <= 1; first_ev <= 1; res_taken <= 0; res_seen <= 0;
+                    cfg <= cfg_mem[img_done];
                 end
             end else if (res_taken && !presenting && !first_ev && quiet >= 2'd2 && !sp_valid) begin
                 // this image is complete
@@ -174,6 +201,8 @@ module {TOP} (
                 if (img_done + 1 == n_images) begin
                     running <= 0;
                     done <= 1;
+                    $writememh("out.hex", out_mem, 0, n_images - 1);
+                    if (sp_count != 0) $writememh("sp.hex", sp_mem, 0, sp_count - 1);
                 end else
                     gap <= {GAP};
             end
