@@ -4,13 +4,15 @@ Each weight w in {-1, +1} is an independent Bernoulli variable with natural para
 lambda (stored as the checkpoint's latent array): P(w = +1) = sigmoid(2 lambda), mean
 tanh(lambda). The most probable network is sign(lambda), ``Checkpoint.binary_weights``
 (lambda >= 0 -> +1, the export convention). A sample is sign(lambda + delta) with logistic
-noise delta = log(u / (1 - u)) / 2, u ~ U(0, 1): P(lambda + delta >= 0) = sigmoid(2 lambda).
+noise delta = log(u / (1 - u)) / 2, u ~ U(0, 1): P(lambda + delta >= 0) = sigmoid(2 lambda)
+(for |lambda| < 8, the noise's bound in float32).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .checkpoint import Checkpoint, binarize
+from .kernels.bayes import perturb_kernel
 
 DISTRIBUTION = {"kind": "bernoulli-mean-field", "parameter": "latent = natural parameter "
                 "lambda", "p_plus": "sigmoid(2 lambda)", "mode": "sign(lambda)"}
@@ -21,15 +23,16 @@ def has_distribution(ck: Checkpoint) -> bool:
     return bool(ck.meta.get("distribution"))
 
 
-def logistic_noise(rng: np.random.Generator, shape) -> np.ndarray:
-    """delta = log(u / (1 - u)) / 2, u ~ U(0, 1) (float32; u kept off 0 and 1)."""
-    u = np.clip(rng.random(shape), 1e-12, 1 - 1e-12)
-    return (0.5 * np.log(u / (1.0 - u))).astype(np.float32)
-
-
 def perturbed(latent, rng: np.random.Generator) -> list[np.ndarray]:
-    """lambda + delta per layer: the signs are one sample of the network."""
-    return [(lam + logistic_noise(rng, lam.shape)).astype(np.float32) for lam in latent]
+    """lambda + delta per layer (float32), delta = log(u / (1 - u)) / 2 with float32 uniforms
+    u kept in [1e-7, 1 - 1e-7] (|delta| <= 8.06); the signs are one sample of the network."""
+    out = []
+    for lam in latent:
+        lam = np.ascontiguousarray(lam, np.float32)
+        rho = np.empty_like(lam)
+        perturb_kernel(lam.reshape(-1), rng.random(lam.size, dtype=np.float32), rho.reshape(-1))
+        out.append(rho)
+    return out
 
 
 def sample_networks(ck: Checkpoint, m: int, seed: int = 0) -> list[list[np.ndarray]]:

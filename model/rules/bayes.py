@@ -26,19 +26,27 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.bayes import accumulate_kernel, update_kernel
 from ..posterior import perturbed
-from .decision_ce import gradients  # noqa: F401  (the backward: the decision rule's)
+from . import decision_ce
+
+gradients = decision_ce.gradients           # the backward on a sample: the decision rule's
 
 TINY = 1e-10                    # BayesBiNN's guard on 1 - w_r^2 and 1 - mu^2
 
 
+def flat(x: np.ndarray) -> np.ndarray:
+    """A flat view (never a copy: the kernels update in place)."""
+    return np.reshape(x, -1, copy=False)
+
+
 def mean_gradient_scale(lam: np.ndarray, rho: np.ndarray, tau: float) -> np.ndarray:
-    """(1 - tanh(rho / tau)^2 + 1e-10) / tau / (1 - tanh(lambda)^2 + 1e-10), in float32 as
-    BayesBiNN computes it (a saturated tanh gives 1 - tanh^2 = 0, then the guards decide)."""
-    f32 = np.float32
-    w_r = np.tanh(rho / f32(tau))
-    mu = np.tanh(lam)
-    return (f32(1) - w_r * w_r + f32(TINY)) / f32(tau) / (f32(1) - mu * mu + f32(TINY))
+    """(1 - tanh(rho / tau)^2 + 1e-10) / tau / (1 - tanh(lambda)^2 + 1e-10), float64: the
+    statement the compiled ``accumulate_kernel`` follows in float32 (there 1 - tanh^2 is
+    computed as 4 t / (1 + t)^2, t = exp(-2 |x|), so it never cancels to 0)."""
+    w_r = np.tanh(np.asarray(rho, np.float64) / tau)
+    mu = np.tanh(np.asarray(lam, np.float64))
+    return (1.0 - w_r * w_r + TINY) / tau / (1.0 - mu * mu + TINY)
 
 
 class Posterior:
@@ -66,21 +74,22 @@ class Posterior:
         return self.net.signs(self.rho)
 
     def accumulate(self, dWs, batch: int) -> None:
-        """Add the last sample's g_mu; ``dWs`` are the summed per-image gradients."""
-        tau = self.cfg.gumbel_temperature
+        """Add the last sample's g_mu (``mean_gradient_scale`` x dW / batch); ``dWs`` are
+        the summed per-image gradients."""
+        f32 = np.float32
+        inv_tau = f32(1 / self.cfg.gumbel_temperature)
         for acc, lam, rho, dW in zip(self.acc, self.net.W, self.rho, dWs):
-            acc += mean_gradient_scale(lam, rho, tau) * (dW / np.float32(batch))
+            accumulate_kernel(flat(acc), flat(lam), flat(rho),
+                              np.ascontiguousarray(dW, f32).reshape(-1), inv_tau,
+                              f32(1 / batch), f32(TINY))
         self.samples += 1
 
     def update(self, lr: float) -> None:
         """The Bayesian learning rule step with the accumulated samples, then reset them."""
         self.steps += 1
-        beta, prior = self.cfg.momentum, np.float32(self.cfg.prior)
-        scale = np.float32(self.n / self.samples)
-        correction = 1.0 - beta ** self.steps
+        f32, beta = np.float32, self.cfg.momentum
+        step = f32(lr / (1.0 - beta ** self.steps))
         for lam, m, acc in zip(self.net.W, self.momentum, self.acc):
-            m *= np.float32(beta)
-            m += np.float32(1 - beta) * (scale * acc + lam - prior)
-            lam -= np.float32(lr / correction) * m
-            acc.fill(0)
+            update_kernel(flat(lam), flat(m), flat(acc), f32(beta),
+                          f32(1 - beta), f32(self.n / self.samples), f32(self.cfg.prior), step)
         self.samples = 0
