@@ -36,8 +36,10 @@ def option(default, help: str, *, choices=None, group=GENERAL):
 FIRST_THETA = (20, 784)         # (theta, fan-in) of the first layer that trains well
 LATER_THETA = (40, 600)         # the same for the layers after it (784-600-10: [20, 40])
 ADAM_LR = (5e-3, 600)           # (Adam step, narrowest hidden layer) that trains well
-BAYES_LR = 1e-2                 # the bayes rule's step on lambda (2 epochs of 784-100-10 on
-                                # 6,000 images: 5e-2 > 2e-2 > 5e-3 > 1e-3; 1e-4 barely moves)
+BAYES_STEP = 300                # the bayes rule's lr x N (N training images): 5e-2 on 6,000
+                                # images (784-100-10, 2 epochs: 5e-2 > 2e-2 > 5e-3 > 1e-3),
+                                # 0.1 on 2,000 (conv4k5,pool2,fc10: 0.1 > 0.3 > 1e-2)
+TRAIN_IMAGES = 60000            # both datasets' training sets (before the validation split)
 CONV_ADAM_LR = 3e-2             # conv kernels: one short run, 0.19 -> 0.54 against 5e-3
 
 
@@ -99,7 +101,7 @@ class TrainConfig:
                             choices=("sgd", "adam"))
     lr: float = option(0.0, "step size (default: with adam 5e-3, times sqrt(600 / width) for "
                        "a hidden layer narrower than 600, 3e-2 with conv layers; 0.1 with sgd; "
-                       f"{BAYES_LR} on lambda with the bayes rule)")
+                       f"{BAYES_STEP} / N on lambda with the bayes rule, N training images)")
     lr_min_frac: float = option(0.05, "cosine decay of the step sizes down to this fraction "
                                 "(default %(default)s)")
     shift: int = option(0, "random translations of up to N pixels (default %(default)s)")
@@ -178,6 +180,11 @@ class TrainConfig:
         need(0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
         need(self.mc_samples >= 1, "mc_samples", self.mc_samples, "an integer >= 1")
 
+    def train_images(self) -> int:
+        """N: the training images after the validation split and --train-subset."""
+        n = TRAIN_IMAGES - self.val_size
+        return min(n, self.train_subset) if self.train_subset else n
+
     def layers(self) -> list[Layer]:
         """The architecture: --arch, else 784, --hidden, 10 dense (NetworkError if bad)."""
         if not self.arch:
@@ -203,7 +210,8 @@ class TrainConfig:
         widths, dicts = widths_of(arch), (to_dicts(arch) if self.arch else None)
         hidden = [x.n_out for x in weight_layers(arch)[:-1]] or [CLASSES]
         adam = CONV_ADAM_LR if any(x.kind == "conv" for x in arch) else default_adam_lr(hidden)
-        lr = self.lr or (BAYES_LR if self.rule == "bayes" else adam if opt == "adam" else 0.1)
+        lr = self.lr or (BAYES_STEP / self.train_images() if self.rule == "bayes"
+                         else adam if opt == "adam" else 0.1)
         theta = list(self.theta)
         layers = len(weight_layers(arch))
         if self.rule in ("decision", "bayes"):

@@ -153,3 +153,23 @@ def test_bad_bayes_options():
         with pytest.raises(UsageError):
             TrainConfig(rule="bayes", **bad).resolved()
     assert TrainConfig(rule="bayes").resolved().theta == [20, 40]
+    # lr x N = 300: N = 60,000 - val_size, or --train-subset when smaller.
+    assert TrainConfig(rule="bayes").resolved().lr == pytest.approx(300 / 55000)
+    assert TrainConfig(rule="bayes", train_subset=6000).resolved().lr == pytest.approx(0.05)
+    assert TrainConfig(rule="bayes", lr=0.2).resolved().lr == 0.2
+
+
+def test_conv_network_trains_and_samples(mnist, data_dir, tmp_path):
+    """The same rule on conv kernels; a sampled conv network's V(t*) gives its decision."""
+    from model.calibration import decision_potentials
+    cfg = TrainConfig(rule="bayes", arch="conv4k5,pool2,fc10", train_subset=2000, epochs=2,
+                      val_size=500, threads=1, seed=0)
+    ck, _ = train(cfg, data_dir, tmp_path / "conv.npz", progress=False, log=lambda s: None)
+    assert ck.meta["test"]["strict"] > 0.5                    # chance is 0.1
+    back = load_checkpoint(tmp_path / "conv.npz")
+    (w0, w1), = sample_networks(back, 1, 0)
+    assert w0.shape == (4, 1, 5, 5) and w1.shape == (10, 576)
+    images = mnist.test.images[:300]
+    f = forward(images, [w0, w1], back.thetas, arch=back.conv_arch)
+    v = decision_potentials(encode_latency(images), f.spikes, f.decision.step, w1)
+    np.testing.assert_array_equal(v.argmax(axis=1), f.decision.label)
