@@ -141,7 +141,7 @@ class TrainConfig:
     gumbel_temperature: float = option(1.0, "temperature of the concrete (Gumbel-softmax) "
                                        "relaxation in the gradient (default %(default)s)",
                                        group=BAYES)
-    momentum: float = option(0.9, "running average of the update, in 0..1 (0: none; default "
+    momentum: float = option(0.9, "running average of the update, in [0, 1) (0: none; default "
                              "%(default)s)", group=BAYES)
     mc_samples: int = option(1, "sampled networks per training step (default %(default)s)",
                              group=BAYES)

@@ -9,7 +9,8 @@ training step, per weight:
 
 * draw K (``--mc-samples``) samples rho = lambda + delta, delta logistic / 2; the forward is
   the integer golden forward on the sampled signs sign(rho), the tau -> 0 limit of the
-  concrete relaxation w_r = tanh(rho / tau) (``--gumbel-temperature`` tau);
+  concrete relaxation w_r = tanh(rho / tau) (``--gumbel-temperature`` tau; BayesBiNN runs
+  its forward on w_r itself, here only the gradient sees the relaxation);
 * g = dL/dw from the decision rule's straight-through backward (model/rules/decision_ce.py)
   on that forward, L the batch's mean loss; the relaxation turns it into a gradient in mu:
   g_mu = g * (1 - w_r^2 + 1e-10) / tau / (1 - mu^2 + 1e-10) (BayesBiNN's estimator);
