@@ -7,6 +7,7 @@ from pathlib import Path
 from contract.artifacts import MANIFEST, ROM_KINDS, ArtifactError, load_artifacts
 from contract.rom import PARSERS, weights_to_words
 from contract.files import sha256_file
+from export.writer import network_of
 from model.checkpoint import load_checkpoint
 from model.network import check_network
 
@@ -40,8 +41,9 @@ def check_dir(ck_path: Path, art_dir: Path) -> list[str]:
     """Re-derive the ROMs from the checkpoint; return the differences (empty = identical)."""
     ck = load_checkpoint(ck_path)
     arch = ck.arch
-    weights = check_network(ck.binary_weights, ck.thetas, ck.conv_arch)
     layers, manifest = read_layers(art_dir)
+    sample = (manifest.get("source") or {}).get("sample")      # export --samples: that draw
+    weights = check_network(network_of(ck, sample), ck.thetas, ck.conv_arch)
     problems = []
     try:
         load_artifacts(art_dir)

@@ -3,6 +3,7 @@
     python -m export.weights runs/authors.npz --out artifacts/authors
     python -m export.weights runs/authors.npz --out artifacts/quick --vectors 200
     python -m export.weights runs/authors.npz --check artifacts/authors
+    python -m export.weights runs/bayes.npz --samples 5 --out artifacts/bayes5
 
 Writes one ROM per weight layer (.mem for $readmemh, .coe for Vivado, .bin packed),
 manifest.json, vectors.npz (golden vectors of the test set, or of its first N images) and
@@ -11,10 +12,15 @@ renamed into place; a DIR holding a different export is refused unless --force, 
 replaces only an earlier export (never a file, nor a folder holding anything else).
 --check re-derives the ROMs from the checkpoint and compares them bit for bit (exit 1
 with the differences).
+A checkpoint holding a distribution over binary weights (``--rule bayes``) exports its most
+probable network; ``--samples M`` exports M networks drawn from it (``--seed``) instead, as
+M complete artifact directories DIR/sample0 ... DIR/sample<M-1> (docs/artifacts.md,
+"Sampled networks").
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +31,40 @@ from export.directory import check_target, refuse_early, write_dir
 from export.writer import build_export
 from model.checkpoint import load_checkpoint
 from model.data import check_data_dir
+from model.posterior import has_distribution
+
+SAMPLE_DIR = re.compile(r"sample\d+")
+
+
+def export_samples(a, ck, out: Path) -> int:
+    """``--samples M``: one complete export per sampled network, DIR/sample<k>."""
+    if a.samples < 1:
+        raise UsageError(f"--samples {a.samples}: expected a count >= 1")
+    if a.seed < 0:
+        raise UsageError(f"--seed {a.seed}: expected an integer >= 0")
+    if not has_distribution(ck):
+        raise UsageError(f"--samples: {a.checkpoint} holds one network, not a distribution "
+                         "over binary weights (train with --rule bayes)")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is not a directory; an export never replaces a file")
+    other = [p.name for p in out.iterdir() if not SAMPLE_DIR.fullmatch(p.name)] \
+        if out.is_dir() else []
+    if other:
+        raise UsageError(f"--out {out}: holds {', '.join(sorted(other)[:3])}, not only "
+                         "sample<k> exports; choose another directory")
+    subs = [out / f"sample{k}" for k in range(a.samples)]
+    for sub in subs:
+        check_target(sub, a.checkpoint, a.force)
+        if not a.force:
+            refuse_early(sub, a.checkpoint, a.vectors)
+    out.mkdir(parents=True, exist_ok=True)
+    for k, sub in enumerate(subs):
+        files, s = build_export(a.checkpoint, a.vectors, a.data_dir, a.dataset,
+                                progress=not a.quiet, sample={"index": k, "seed": a.seed})
+        what = write_dir(sub, files, a.force)
+        print(f"{what} {sub}: sample {k} (seed {a.seed}), {s['n']} vectors + {s['stress']} "
+              f"stress, test strict {s['strict']:.4f} paper {s['paper']:.4f}")
+    return 0
 
 
 @command
@@ -42,6 +82,10 @@ def main(argv=None) -> int:
     p.add_argument("--check", type=Path, metavar="DIR",
                    help="do not write: re-derive the ROMs and compare DIR's bit for bit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--samples", type=int, default=0, metavar="M", help="export M networks "
+                   "sampled from the checkpoint's distribution, into DIR/sample0 ... (bayes "
+                   "checkpoints)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled networks")
     a = p.parse_args(argv)
     if a.check is not None:
         problems = check_dir(a.checkpoint, a.check)
@@ -54,9 +98,11 @@ def main(argv=None) -> int:
         return 0
     if a.vectors is not None and a.vectors < 1:
         raise UsageError(f"--vectors {a.vectors}: expected a count >= 1")
-    load_checkpoint(a.checkpoint)            # its errors first, before any other work
+    ck = load_checkpoint(a.checkpoint)       # its errors first, before any other work
     check_data_dir(a.data_dir)
     out = a.out or Path("artifacts") / a.checkpoint.stem
+    if a.samples or a.seed:
+        return export_samples(a, ck, out)
     check_target(out, a.checkpoint, a.force)
     if not a.force:
         refuse_early(out, a.checkpoint, a.vectors)

@@ -25,6 +25,7 @@ from contract.files import sha256_file
 from contract.network import validate_network
 from model.arch import dense_arch
 from model.checkpoint import load_checkpoint
+from model.posterior import sample_networks
 from model.data import load as load_dataset
 from model.decision import accuracy
 from model.network import check_network
@@ -115,15 +116,30 @@ def rom_files(weights, arch=None) -> tuple[dict[str, bytes], list[dict]]:
     return files, layers
 
 
+def network_of(ck, sample: dict | None) -> list[np.ndarray]:
+    """The checkpoint's binary weights, or with ``sample`` ({"index", "seed"}) that network
+    drawn from its distribution (ValueError when it has none)."""
+    if sample is None:
+        return ck.binary_weights
+    k, seed = (sample.get(x) if isinstance(sample, dict) else None for x in ("index", "seed"))
+    if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in (k, seed)):
+        raise ValueError(f"sample {sample!r}: expected {{'index': k, 'seed': s}}, integers >= 0")
+    return sample_networks(ck, k + 1, seed)[k]
+
+
 def build_export(ck_path: Path, n_vectors: int | None, data_dir, dataset: str | None,
-                 progress: bool) -> tuple[dict[str, bytes], dict]:
-    """Everything the artifact directory holds, in memory: {file name: bytes}, summary."""
+                 progress: bool, sample: dict | None = None) -> tuple[dict[str, bytes], dict]:
+    """Everything the artifact directory holds, in memory: {file name: bytes}, summary.
+
+    ``sample``: {"index": k, "seed": s} exports network k of those drawn with seed s from
+    the checkpoint's distribution (``model.posterior.sample_networks``) instead of its most
+    probable one; the manifest's ``source.sample`` records it."""
     ck = load_checkpoint(ck_path)
     ck_sha = sha256_file(ck_path)
     validate_network(ck.widths, ck.thetas, ck.meta.get("mode", "binary"), ck.meta.get("kinds"),
                      where=f"{ck_path}: the hardware", layers=ck.meta.get("layers"))
     arch = ck.conv_arch
-    weights = check_network(ck.binary_weights, ck.thetas, arch)
+    weights = check_network(network_of(ck, sample), ck.thetas, arch)
     thetas = ck.thetas
     widths = ck.widths
     if len(weights) < 2:
@@ -170,7 +186,7 @@ def build_export(ck_path: Path, n_vectors: int | None, data_dir, dataset: str | 
         "decision": DECISION,
         "source": {"checkpoint": ck_path.name, "sha256": ck_sha, "dataset": name,
                    "format": ck.meta.get("format"), "mode": ck.meta.get("mode"),
-                   "dataset_sha256": ds.sha256},
+                   "dataset_sha256": ds.sha256, **({"sample": sample} if sample else {})},
         "accuracy": {"split": "test", "count": len(test), "strict": strict, "paper": paper,
                      "ties": int(g["tie"].sum()), "no_spike": int(g["no_spike"].sum())},
         "vectors": {

@@ -21,6 +21,7 @@ from .rules import RULES
 GENERAL = None
 DECISION = "decision rule"
 BS4NN = 'bs4nn rule (docs/numerics.md, "Training rules")'
+BAYES = 'bayes rule (docs/numerics.md, "Training rules"; also uses the decision rule options)'
 INPUTS, CLASSES = 784, 10       # both datasets: 28 x 28 pixels, 10 classes
 
 
@@ -36,7 +37,11 @@ FIRST_THETA = (20, 784)         # (theta, fan-in) of the first layer that trains
 FIRST_EVENTS = 150              # ... with this many input spikes per image (MNIST: 149.9)
 LATER_THETA = (40, 600)         # the same for the layers after it (784-600-10: [20, 40])
 ADAM_LR = (5e-3, 600)           # (Adam step, narrowest hidden layer) that trains well
-DEFAULT_EPOCHS = 30            # without a time budget
+DEFAULT_EPOCHS = 30             # without a time budget
+BAYES_STEP = 300                # the bayes rule's lr x N (N training images): 5e-2 on 6,000
+                                # images (784-100-10, 2 epochs: 5e-2 > 2e-2 > 5e-3 > 1e-3),
+                                # 0.1 on 2,000 (conv4k5,pool2,fc10: 0.1 > 0.3 > 1e-2)
+TRAIN_IMAGES = 60000            # both datasets' training sets (before the validation split)
 CONV_ADAM_LR = 3e-2             # conv kernels: one short run, 0.19 -> 0.54 against 5e-3
 
 
@@ -94,15 +99,18 @@ class TrainConfig:
                        "conv16k5,pool2,conv32k5,pool2,fc10 (the last is fc10); replaces "
                        "--hidden")
     rule: str = option("decision", "learning rule: decision = cross-entropy on the output "
-                       "potentials at the decision step, bs4nn = the paper's rule "
-                       "(default %(default)s)", choices=tuple(sorted(RULES)))
+                       "potentials at the decision step, bs4nn = the paper's rule, bayes = a "
+                       "distribution over the binary weights (BayesBiNN) with the decision "
+                       "rule's loss (default %(default)s)", choices=tuple(sorted(RULES)))
     epochs: int = option(0, "training epochs (default: 30; with --max-minutes, as many as "
                          "the budget allows, the step sizes decaying over the budget)")
     batch_size: int = option(32, "mini-batch size (default %(default)s)")
-    optimizer: str = option("", "default: adam (decision rule), sgd (bs4nn rule)",
+    optimizer: str = option("", "default: adam (decision rule), sgd (bs4nn rule); the bayes "
+                            "rule has its own update",
                             choices=("sgd", "adam"))
     lr: float = option(0.0, "step size (default: with adam 5e-3, times sqrt(600 / width) for "
-                       "a hidden layer narrower than 600, 3e-2 with conv layers; 0.1 with sgd)")
+                       "a hidden layer narrower than 600, 3e-2 with conv layers; 0.1 with sgd; "
+                       f"{BAYES_STEP} / N on lambda with the bayes rule, N training images)")
     lr_min_frac: float = option(0.05, "cosine decay of the step sizes down to this fraction "
                                 "(default %(default)s)")
     shift: int = option(0, "random translations of up to N pixels (default %(default)s)")
@@ -136,6 +144,16 @@ class TrainConfig:
     fact0: float = option(5.0, "initial threshold scale fact (default %(default)s)",
                           group=BS4NN)
     real: bool = option(False, "S4NN-style real-valued weights in the forward", group=BS4NN)
+    prior: float = option(0.0, "natural parameter lambda_0 of every weight's prior, P(+1) = "
+                          "sigmoid(2 lambda_0) (default %(default)s: +1 and -1 equally likely)",
+                          group=BAYES)
+    gumbel_temperature: float = option(1.0, "temperature of the concrete (Gumbel-softmax) "
+                                       "relaxation in the gradient (default %(default)s)",
+                                       group=BAYES)
+    momentum: float = option(0.9, "running average of the update, in [0, 1) (0: none; default "
+                             "%(default)s)", group=BAYES)
+    mc_samples: int = option(1, "sampled networks per training step (default %(default)s)",
+                             group=BAYES)
     thr: float = 100.0           # the paper's fixed threshold; theta = floor(thr / fact) + 1
 
     def check_numbers(self) -> None:
@@ -144,7 +162,7 @@ class TrainConfig:
             if not ok:
                 raise UsageError(f"--{name.replace('_', '-')} {value}: expected {what}")
         for name in ("lr", "lr_min_frac", "max_minutes", "tau", "surrogate", "clip", "lr_f",
-                     "init_out", "fact0"):
+                     "init_out", "fact0", "prior", "gumbel_temperature", "momentum"):
             need(math.isfinite(getattr(self, name)), name, getattr(self, name), "a finite number")
         need(all(math.isfinite(x) for x in self.init_hidden), "init_hidden", self.init_hidden,
              "finite numbers")
@@ -166,6 +184,15 @@ class TrainConfig:
              self.init_hidden, "numbers > 0")
         need(self.lr_f >= 0, "lr_f", self.lr_f, "a number >= 0")
         need(self.gamma >= 0, "gamma", self.gamma, "an integer >= 0")
+        need(self.gumbel_temperature > 0, "gumbel_temperature", self.gumbel_temperature,
+             "a number > 0")
+        need(0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
+        need(self.mc_samples >= 1, "mc_samples", self.mc_samples, "an integer >= 1")
+
+    def train_images(self) -> int:
+        """N: the training images after the validation split and --train-subset."""
+        n = TRAIN_IMAGES - self.val_size
+        return min(n, self.train_subset) if self.train_subset else n
 
     def layers(self) -> list[Layer]:
         """The architecture: --arch, else 784, --hidden, 10 dense (NetworkError if bad)."""
@@ -192,10 +219,11 @@ class TrainConfig:
         widths, dicts = widths_of(arch), (to_dicts(arch) if self.arch else None)
         hidden = [x.n_out for x in weight_layers(arch)[:-1]] or [CLASSES]
         adam = CONV_ADAM_LR if any(x.kind == "conv" for x in arch) else default_adam_lr(hidden)
-        lr = self.lr or (adam if opt == "adam" else 0.1)
+        lr = self.lr or (BAYES_STEP / self.train_images() if self.rule == "bayes"
+                         else adam if opt == "adam" else 0.1)
         theta = list(self.theta)
         layers = len(weight_layers(arch))
-        if self.rule == "decision":
+        if self.rule in ("decision", "bayes"):
             if not theta:
                 theta = fan_in_thetas(widths, arch)
             if len(theta) == 1:

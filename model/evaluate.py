@@ -2,6 +2,7 @@
 "Encoding", "Neuron", "Decision").
 
     python -m model.evaluate runs/mnist.npz [--data-dir DIR] [--json]
+    python -m model.evaluate runs/bayes.npz --calibration [--samples M] [--plot PNG]
 
 Reports strict accuracy (the decision the hardware outputs), paper accuracy (a tie that
 contains the label counts as correct), the number of ties and of images with no output
@@ -10,6 +11,12 @@ integer golden model (model.network) on the weights' signs and the integer thres
 "real" checkpoints run the S4NN-style real-valued forward (model.realvalued). Any
 architecture (dense, conv, pool layers) is run as its checkpoint describes it; the spikes
 per layer count pooling layers too.
+
+``--calibration`` reports confidence instead (model/calibration_report.py; docs/numerics.md,
+"Calibration and ensembles"): strict accuracy, ECE (15 bins), NLL and Brier score on the
+test split for the single network, temperature-scaled on the validation split, and with
+``--samples M`` for a majority-vote ensemble of M networks sampled from a bayes
+checkpoint's distribution (``--seed``); ``--plot`` writes the reliability diagram.
 """
 from __future__ import annotations
 
@@ -26,8 +33,11 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 from contract.cli import Parser, command  # noqa: E402
+from contract.errors import UsageError  # noqa: E402
+from contract.files import check_output_file  # noqa: E402
 
 from .arch import spec_of  # noqa: E402
+from .calibration_report import calibration_report, format_report  # noqa: E402
 from .checkpoint import load_checkpoint  # noqa: E402
 from .data import load  # noqa: E402
 from .decision import accuracy  # noqa: E402
@@ -60,6 +70,22 @@ def evaluate_checkpoint(path, data_dir=None, split: str = "test") -> dict:
             "seconds": round(dt, 2), "images_per_second": round(len(part) / max(dt, 1e-9), 1)}
 
 
+def calibration(a) -> int:
+    """``--calibration``: check the options, then print the report (text or JSON)."""
+    if not a.calibration:
+        raise UsageError("--samples and --plot go with --calibration")
+    if a.samples < 0:
+        raise UsageError(f"--samples {a.samples}: expected an integer >= 0")
+    if a.split != "test":
+        raise UsageError("--split: --calibration reports the test split (temperatures are "
+                         "fitted on the validation split)")
+    if a.plot:
+        check_output_file(a.plot, "--plot")
+    r = calibration_report(a.checkpoint, a.data_dir, a.samples, a.seed, a.plot)
+    print(json.dumps(r, sort_keys=True) if a.json else format_report(r))
+    return 0
+
+
 @command
 def main(argv=None) -> int:
     p = Parser(prog="python -m model.evaluate", description=__doc__,
@@ -68,7 +94,16 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None, help="folder with the IDX .gz files (or env BS4NN_DATA)")
     p.add_argument("--split", choices=("test", "val"), default="test")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--calibration", action="store_true", help="confidence figures: ECE, NLL, "
+                   "Brier, strict accuracy (temperature fitted on the validation split)")
+    p.add_argument("--samples", type=int, default=0, metavar="M", help="with --calibration: "
+                   "an ensemble of M networks sampled from the checkpoint's distribution")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled networks")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="with --calibration: write the reliability diagram")
     a = p.parse_args(argv)
+    if a.calibration or a.samples or a.plot:
+        return calibration(a)
     r = evaluate_checkpoint(a.checkpoint, a.data_dir, a.split)
     if a.json:
         print(json.dumps(r, sort_keys=True))

@@ -22,6 +22,7 @@ from .config import TrainConfig, fan_in_thetas
 from .curves import plot_history
 from .data import load
 from .optim import LatentOptimizer
+from .posterior import DISTRIBUTION
 from .rules import RULES
 from .trainable import Net
 
@@ -29,11 +30,15 @@ from .trainable import Net
 class Trainer:
     """One training step at a time: the batch split over worker threads, gradients summed."""
 
-    def __init__(self, net: Net, cfg: TrainConfig):
+    def __init__(self, net: Net, cfg: TrainConfig, rng: np.random.Generator | None = None,
+                 n_train: int = 1):
         self.net, self.cfg = net, cfg
         self.rule = RULES[cfg.rule]
-        self.optimizer = LatentOptimizer([w.shape for w in net.W], cfg.optimizer,
-                                         cfg.clip if cfg.rule == "decision" else 0.0)
+        # The bayes rule: a distribution over the signs, sampled and updated by the rule.
+        self.posterior = (self.rule.Posterior(net, cfg, rng, n_train)
+                          if hasattr(self.rule, "Posterior") else None)
+        self.optimizer = None if self.posterior else LatentOptimizer(
+            [w.shape for w in net.W], cfg.optimizer, cfg.clip if cfg.rule == "decision" else 0.0)
         self.pool = ThreadPoolExecutor(cfg.threads) if cfg.threads > 1 else None
 
     def close(self):
@@ -43,11 +48,28 @@ class Trainer:
     def step(self, images: np.ndarray, labels: np.ndarray, lr: float, lr_f: float):
         """Forward (integer contract), backward, update. Returns (mean loss, accuracy)."""
         s_in = encode_latency(images)
+        if self.posterior is None:
+            signs = None if self.net.real else self.net.signs()      # once for all threads
+            dWs, dfs, loss, acc = self.backward(s_in, labels, signs)
+            self.optimizer.step(self.net.W, self.net.fact, dWs, dfs, lr, lr_f, self.pool,
+                                self.cfg.threads)
+            return loss, acc
+        losses, accs = [], []
+        for _ in range(self.cfg.mc_samples):
+            dWs, _, loss, acc = self.backward(s_in, labels, self.posterior.sample())
+            self.posterior.accumulate(dWs, len(labels))
+            losses.append(loss)
+            accs.append(acc)
+        self.posterior.update(lr)
+        return float(np.mean(losses)), float(np.mean(accs))
+
+    def backward(self, s_in: np.ndarray, labels: np.ndarray, signs):
+        """The rule's gradients on the batch, split over the worker threads and summed:
+        (dW per layer, dfact, mean loss, accuracy)."""
         # Dealt out by event count: each worker gets as many events (work) as the others.
         by_events = np.argsort((s_in < LAST_STEP).sum(axis=1), kind="stable")
         parts = [by_events[k::self.cfg.threads] for k in range(self.cfg.threads)]
         parts = [p for p in parts if len(p)]
-        signs = None if self.net.real else self.net.signs()          # once for all threads
         job = lambda p: self.rule.gradients(self.net, s_in[p], labels[p], self.cfg,  # noqa: E731
                                             signs)
         if self.pool and len(parts) > 1:
@@ -61,9 +83,7 @@ class Trainer:
         dfs = sum(o[1] for o in outs)
         loss = sum(o[2] for o in outs) / len(labels)
         acc = sum(o[3] for o in outs) / len(labels)
-        self.optimizer.step(self.net.W, self.net.fact, dWs, dfs, lr, lr_f, self.pool,
-                            self.cfg.threads)
-        return loss, acc
+        return dWs, dfs, loss, acc
 
 
 def schedule(progress: float, cfg: TrainConfig) -> float:
@@ -145,13 +165,13 @@ def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progre
     xtr, ytr = ds.train.images, ds.train.labels.astype(np.int64)
     if cfg.train_subset:
         xtr, ytr = xtr[:cfg.train_subset], ytr[:cfg.train_subset]
-    if cfg.rule == "decision" and not theta_given:
+    if cfg.rule in ("decision", "bayes") and not theta_given:
         cfg = activity_thetas(cfg, xtr)
     rng = np.random.default_rng(cfg.seed)
     arch = cfg.layers()
     widths = widths_of(arch)
     net = Net(arch, cfg, rng)
-    trainer = Trainer(net, cfg)
+    trainer = Trainer(net, cfg, rng, len(ytr))
     budget = cfg.max_minutes * 60 if cfg.max_minutes > 0 else float("inf")
     t0 = time.time()
     train_time = 0.0
@@ -194,6 +214,7 @@ def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progre
             "theta": net.thetas, "dataset": cfg.dataset, "data_sha256": ds.sha256,
             "config": asdict(cfg), "selected_epoch": rec["epoch"], "val": val, "test": test,
             **({} if is_dense(arch) else {"layers": to_dicts(arch), "arch": spec_of(arch)}),
+            **({"distribution": DISTRIBUTION} if trainer.posterior else {}),
             "history": history, "train_seconds": round(train_time, 1),
             "samples_per_second": round(samples / max(train_time, 1e-9), 1)}
     ck = Checkpoint([w.astype(np.float32) for w in W], fact.astype(np.float64), meta)

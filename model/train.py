@@ -14,6 +14,10 @@ signs of the latent real weights; only the backward differs between the rules
   [-1, 1]; fixed integer thresholds (``--theta``).
 * ``bs4nn`` (model/rules/bs4nn.py): the paper's rule, target spike times and a temporal
   straight-through backward, learned threshold scale; SGD (or Adam).
+* ``bayes`` (model/rules/bayes.py): a distribution over the binary weights (natural
+  parameters lambda, P(+1) = sigmoid(2 lambda)) learnt with BayesBiNN's Bayesian learning
+  rule on sampled networks, with the decision rule's loss and backward; the checkpoint
+  stores lambda (its binary weights are the most probable network).
 
 Mini-batches are split over ``--threads`` worker threads (NumPy releases the GIL in the
 heavy loops) and the slices' gradients summed. ``--shift`` adds random translations of up to

@@ -35,8 +35,10 @@ class Net:
     Parameters
     ----------
     layers : the architecture (model.arch layers), or dense widths, input first (784, ..., 10).
-    cfg : a ``model.config.TrainConfig``: the rule picks the initialisation (decision:
-        W ~ U[-clip, clip], fact from ``theta``; bs4nn: W ~ U[0, init), fact = fact0).
+    cfg : a ``model.config.TrainConfig``: the rule picks the initialisation (decision and
+        bayes: W ~ U[-clip, clip], fact from ``theta``; bs4nn: W ~ U[0, init), fact = fact0).
+        With the bayes rule W holds the natural parameters lambda of the weights' Bernoulli
+        distributions (model/rules/bayes.py).
     rng : the generator the initial weights are drawn from.
     """
 
@@ -49,15 +51,16 @@ class Net:
         shapes = [x.weight_shape for x in self.arch if x.has_weights]
         L = len(shapes)
         self.W = []
+        fixed_theta = cfg.rule in ("decision", "bayes")
         for l, shape in enumerate(shapes):
-            if cfg.rule == "decision":
+            if fixed_theta:
                 w = rng.uniform(-cfg.clip, cfg.clip, shape)
             else:
                 ih = cfg.init_hidden
                 hi = cfg.init_out if l == L - 1 else float(ih[min(l, len(ih) - 1)])
                 w = rng.uniform(0.0, hi, shape)
             self.W.append(w.astype(np.float32))
-        if cfg.rule == "decision":
+        if fixed_theta:
             # floor(thr / fact) + 1 == theta exactly
             self.fact = np.array([self.thr / (t - 0.5) for t in cfg.theta], np.float64)
         else:
@@ -74,10 +77,11 @@ class Net:
     def binary(self) -> list[np.ndarray]:
         return [binarize(w) for w in self.W]
 
-    def signs(self) -> Signs:
-        """The binary weights as the forward and backward use them."""
+    def signs(self, W: list[np.ndarray] | None = None) -> Signs:
+        """The binary weights as the forward and backward use them: the signs of ``W``
+        (default: the latent weights ``self.W``; the bayes rule passes a sample)."""
         wt_pad, wf, wb = [], [], []
-        for l, (w, layer) in enumerate(zip(self.W, self.weight_layers)):
+        for l, (w, layer) in enumerate(zip(self.W if W is None else W, self.weight_layers)):
             if layer.kind == "conv":
                 wb.append(binarize(w))
                 wt_pad.append(conv_rows(wb[-1], layer))

@@ -68,6 +68,19 @@ def text_file(name: str, text: str = "not what you think\n") -> Callable[[Path],
     return make
 
 
+def bayes_ckpt(tmp: Path) -> None:
+    """runs/bad.npz: a checkpoint holding a distribution over binary weights (--rule bayes)."""
+    from model.posterior import DISTRIBUTION
+    save_ckpt(tmp / "runs/bad.npz", distribution=DISTRIBUTION)
+
+
+def both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
+    def make(tmp: Path) -> None:
+        for setup in setups:
+            setup(tmp)
+    return make
+
+
 def folder(name: str) -> Callable[[Path], None]:
     return lambda tmp: (tmp / name).mkdir(parents=True)
 
@@ -148,6 +161,12 @@ CASES = [
     Case("train-epochs-not-a-number", T, ("--epochs", "x"), ("argument --epochs",)),
     Case("train-unknown-rule", T, ("--rule", "hebb"), ("argument --rule",)),
     Case("train-real-with-decision-rule", T, ("--real",), ("--real",)),
+    Case("train-momentum-1", T, ("--rule", "bayes", "--momentum", "1"), ("--momentum 1",)),
+    Case("train-gumbel-temperature-0", T, ("--rule", "bayes", "--gumbel-temperature", "0"),
+         ("--gumbel-temperature 0",)),
+    Case("train-mc-samples-0", T, ("--rule", "bayes", "--mc-samples", "0"),
+         ("--mc-samples 0",)),
+    Case("train-prior-nan", T, ("--rule", "bayes", "--prior", "nan"), ("--prior nan", "finite")),
     Case("train-out-is-directory", T, ("--out", "{tmp}/runs"), ("--out", "is a directory")),
     Case("train-out-under-a-file", T, ("--out", "{tmp}/notes.txt/ck.npz"),
          ("--out", "not a directory"), text_file("notes.txt")),
@@ -173,6 +192,14 @@ CASES = [
          bad_ckpt(kinds=["dense", "conv"])),
     Case("evaluate-data-dir-missing", V, ("{ck}", "--data-dir", "{tmp}/nosuch"),
          ("--data-dir", "nosuch", "no such directory")),
+    Case("evaluate-samples-without-calibration", V, ("{ck}", "--samples", "3"),
+         ("--samples", "--calibration")),
+    Case("evaluate-samples-negative", V, ("{ck}", "--calibration", "--samples", "-1"),
+         ("--samples -1",)),
+    Case("evaluate-plot-is-directory", V, ("{ck}", "--calibration", "--plot", "{tmp}/runs"),
+         ("--plot", "is a directory")),
+    Case("evaluate-calibration-mode-real", V, ("{tmp}/runs/bad.npz", "--calibration"),
+         ("bad.npz", "binary checkpoint"), bad_ckpt(mode="real")),
     Case("evaluate-data-dir-empty-offline", V, ("{ck}", "--data-dir", "{tmp}/empty"),
          ("mnist", "could not be downloaded"), folder("empty")),
     # model.import_authors
@@ -218,6 +245,13 @@ CASES = [
          ("--out", "not an earlier export", "notes.txt"), text_file("mine/notes.txt")),
     Case("export-over-other-folder", E, ("{ck}", "--out", "{tmp}/mine"),
          ("mine", "--force"), text_file("mine/notes.txt")),
+    Case("export-samples-without-distribution", E, ("{ck}", "--out", "{tmp}/s", "--samples", "2"),
+         ("--samples", "not a distribution")),
+    Case("export-samples-negative", E, ("{tmp}/runs/bad.npz", "--out", "{tmp}/s", "--samples",
+                                        "-1"), ("--samples -1",), bayes_ckpt),
+    Case("export-samples-over-other-folder", E, ("{tmp}/runs/bad.npz", "--out", "{tmp}/mine",
+                                                 "--samples", "2"),
+         ("--out", "mine", "notes.txt"), both(bayes_ckpt, text_file("mine/notes.txt"))),
     Case("export-out-under-a-file", E, ("{ck}", "--out", "{tmp}/notes.txt/art"),
          ("--out", "cannot create"), text_file("notes.txt")),
     Case("export-theta-0", E, ("{tmp}/runs/bad.npz", "--out", "{tmp}/out"),

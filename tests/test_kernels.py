@@ -168,8 +168,9 @@ def test_wrappers_check_their_inputs():
 
 def test_kernels_release_the_gil():
     """The trainer's worker threads run the kernels in parallel only if they drop the GIL."""
-    from model.kernels import grad, scan, update
+    from model.kernels import bayes, grad, scan, update
     kernels = [scan.forward_kernel, scan.peak_kernel, grad.grad_kernel, grad.signed_sum_kernel,
-               update.adam_kernel, update.sgd_kernel, update.sign_rows_kernel]
+               update.adam_kernel, update.sgd_kernel, update.sign_rows_kernel,
+               bayes.perturb_kernel, bayes.accumulate_kernel, bayes.update_kernel]
     for k in kernels:
         assert k.targetoptions.get("nogil") is True, k.__name__

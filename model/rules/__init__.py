@@ -5,13 +5,16 @@ summed loss, correct decisions)``; the forward is always the integer contract. `
 maps the ``--rule`` values of ``python -m model.train`` to them:
 
 * ``decision`` (``decision_ce``): cross-entropy on the output potentials at the decision step;
-* ``bs4nn`` (``bs4nn``): the paper's rule, target spike times and a temporal backward.
+* ``bs4nn`` (``bs4nn``): the paper's rule, target spike times and a temporal backward;
+* ``bayes`` (``bayes``): a distribution over the binary weights (BayesBiNN's Bayesian
+  learning rule) with the decision rule's backward; it adds ``Posterior``, which draws the
+  sampled networks and updates the distribution instead of the latent optimizer.
 
 ``bs4nn_literal`` is the paper's rule written literally, per sample, as the yardstick the
 vectorised ``bs4nn`` is tested against; it is not a training option.
 """
 from __future__ import annotations
 
-from . import bs4nn, decision_ce
+from . import bayes, bs4nn, decision_ce
 
-RULES = {"decision": decision_ce, "bs4nn": bs4nn}
+RULES = {"decision": decision_ce, "bs4nn": bs4nn, "bayes": bayes}
