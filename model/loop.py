@@ -3,6 +3,7 @@ epoch with the best validation accuracy (strict) kept, the test set evaluated at
 from __future__ import annotations
 
 import itertools
+import re
 import math
 import sys
 import time
@@ -175,7 +176,7 @@ def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progre
     budget = cfg.max_minutes * 60 if cfg.max_minutes > 0 else float("inf")
     t0 = time.time()
     train_time = 0.0
-    history, best = [], None
+    history, best, warned = [], None, set()
     samples = 0
     try:
         for epoch in range(1, cfg.epochs + 1) if cfg.epochs else itertools.count(1):
@@ -200,7 +201,10 @@ def train(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, progre
                 f"[{rec['elapsed_s']:.0f} s, {samples / max(train_time, 1e-9):.0f} samples/s]"
                 + (" *" if better else ""))
             for line in activity_warnings(val, widths) if len(ds.val) else ():
-                log(line)
+                key = re.sub(r"[\d.]+%", "", line)          # once per layer and kind
+                if key not in warned:
+                    warned.add(key)
+                    log(line + " (said once)")
             if stop:
                 log(f"time budget of {cfg.max_minutes} min reached")
                 break
