@@ -114,7 +114,10 @@ class TrainConfig:
     lr_min_frac: float = option(0.05, "cosine decay of the step sizes down to this fraction "
                                 "(default %(default)s)")
     shift: int = option(0, "random translations of up to N pixels (default %(default)s)")
-    threads: int = option(0, "worker threads per batch (default: one per CPU, at most 4)")
+    threads: int = option(1, "worker threads per batch (0: one per CPU, at most 4; default "
+                          "%(default)s: the compiled kernels keep one core busy, and on 2 cores "
+                          "a second thread was slower in every measurement, "
+                          "benchmarks/results/train_speed.txt)")
     seed: int = option(0, "random seed of initialisation, order and shifts "
                        "(default %(default)s)")
     val_size: int = option(5000, "training images held out for validation "
