@@ -19,8 +19,9 @@ signs of the latent real weights; only the backward differs between the rules
   rule on sampled networks, with the decision rule's loss and backward; the checkpoint
   stores lambda (its binary weights are the most probable network).
 
-Mini-batches are split over ``--threads`` worker threads (NumPy releases the GIL in the
-heavy loops) and the slices' gradients summed. ``--shift`` adds random translations of up to
+Mini-batches are split over ``--threads`` worker threads (the compiled kernels of
+model/kernels/ release the GIL; one thread, the default, was the fastest on 2 cores) and the
+slices' gradients summed. ``--shift`` adds random translations of up to
 that many pixels. ``--real`` trains the S4NN-style real-valued variant (bs4nn rule only).
 ``--arch SPEC`` gives any stack of conv, pool and dense layers (model/arch.py;
 docs/numerics.md, "Convolution", "Pooling"); ``--hidden`` is the shorthand for dense ones.
