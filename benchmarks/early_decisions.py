@@ -1,0 +1,138 @@
+"""Accuracy against cycles per image for networks trained with the early-decision term
+(``python -m model.train --early WEIGHT``, docs/numerics.md, "Training rules").
+
+    python benchmarks/early_decisions.py --weights 0 0.3 1 --max-minutes 6 \
+        --out benchmarks/results/early_decisions_mnist.txt
+    python benchmarks/early_decisions.py --checkpoints runs/early-0.npz runs/early-1.npz ...
+
+Trains one network per weight (same seed and options otherwise; checkpoints kept under
+--runs-dir), or takes given checkpoints, and for each reports on the test set: strict
+accuracy, the share decided by the no-spike fallback, the mean decision step, and the
+mean and p99 cycles per image of the core with its default parameters in early mode (the
+exact cycle model, hdl/cycle_model.py, on golden spike traces). Writes the table (the
+command and the load average on top) to --out and the plot of accuracy against mean
+cycles next to it (.png).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_log import BenchLog, load_text  # noqa: E402
+
+from contract.events import images_to_events  # noqa: E402
+from hdl.core import BS4NNCore  # noqa: E402
+from hdl.cycle_model import predict_many  # noqa: E402
+from hdl.network import CoreNetwork  # noqa: E402
+from model.checkpoint import load_checkpoint  # noqa: E402
+from model.config import TrainConfig  # noqa: E402
+from model.data import load  # noqa: E402
+from model.decision import accuracy  # noqa: E402
+from model.loop import train  # noqa: E402
+from model.network import forward  # noqa: E402
+
+HEADER = (f"{'weight':>6} {'R':>4} {'strict':>7} {'no-spike':>8} {'step':>6} "
+          f"{'cycles':>7} {'p99':>5}  checkpoint")
+
+
+def figures(path: Path, data_dir, threads: int) -> dict:
+    """Test-set figures of one checkpoint (its dataset), cycles of the default core."""
+    ck = load_checkpoint(path)
+    ds = load(ck.meta.get("dataset", "mnist"), data_dir, download=False)
+    x, y = ds.test.images.reshape(len(ds.test), -1), ds.test.labels
+    f = forward(x, ck.binary_weights, ck.thetas, threads=threads)
+    d = f.decision
+    core = BS4NNCore(CoreNetwork.from_weights(ck.binary_weights, ck.thetas), debug_port=False)
+    offsets, ev_t, _ = images_to_events(x)
+    c = predict_many(offsets, ev_t, f.spikes, full=False, timing=core.timing)
+    cfg = ck.meta.get("config", {})
+    return {"weight": cfg.get("early", 0.0), "step_ref": cfg.get("early_step", 0),
+            "strict": accuracy(d, y)[0], "no_spike": float(d.no_spike.mean()),
+            "step": float(d.step.mean()), "cycles": float(c.mean()),
+            "p99": float(np.percentile(c, 99)), "path": str(path)}
+
+
+def row(r: dict) -> str:
+    return (f"{r['weight']:6.2f} {r['step_ref']:4d} {r['strict']:7.4f} "
+            f"{100 * r['no_spike']:7.2f}% {r['step']:6.1f} {r['cycles']:7.1f} "
+            f"{r['p99']:5.0f}  {r['path']}")
+
+
+def plot(rows: list[dict], png: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs, ys = [r["cycles"] for r in rows], [100 * r["strict"] for r in rows]
+    ax.plot(xs, ys, "o-")
+    for r, x, y in zip(rows, xs, ys):
+        ax.annotate(f"w={r['weight']:g}", (x, y), textcoords="offset points", xytext=(4, 4))
+    ax.set_xlabel("mean cycles per test image (core defaults, early mode)")
+    ax.set_ylabel("strict test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.3, 1.0],
+                    help="--early weights to train (default %(default)s)")
+    ap.add_argument("--checkpoints", nargs="+", help="report these instead of training")
+    ap.add_argument("--early-step", type=int, default=TrainConfig.early_step)
+    ap.add_argument("--dataset", default="mnist")
+    ap.add_argument("--hidden", type=int, nargs="+", default=[600])
+    ap.add_argument("--theta", type=int, nargs="+", default=[])
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--max-minutes", type=float, default=6.0, help="per training run")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train-subset", type=int, default=0, help="first N training images only")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--runs-dir", default="runs/early", help="where trained checkpoints go")
+    ap.add_argument("--out", default="benchmarks/results/early_decisions.txt")
+    a = ap.parse_args(argv)
+    log = BenchLog(__file__, argv)
+    log(f"# {load_text()} (start; 2 shared cores)")
+    paths = [Path(p) for p in a.checkpoints or []]
+    for w in [] if a.checkpoints else a.weights:
+        path = Path(a.runs_dir) / f"{a.dataset}-{'-'.join(map(str, a.hidden))}-early{w:g}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cfg = TrainConfig(dataset=a.dataset, hidden=a.hidden, theta=a.theta, epochs=a.epochs,
+                          max_minutes=a.max_minutes, threads=a.threads, seed=a.seed,
+                          early=w, early_step=a.early_step,
+                          train_subset=a.train_subset)
+        t0 = time.time()
+        ck, hist = train(cfg, a.data_dir, path, progress=False, log=lambda s: None)
+        log(f"# trained --early {w:g} --early-step {a.early_step}: {len(hist)} epochs, "
+            f"{ck.meta['history'][-1]['samples']} samples in {time.time() - t0:.0f} s "
+            f"({ck.meta['samples_per_second']:.0f} samples/s), epoch "
+            f"{ck.meta['selected_epoch']} kept; {load_text()}")
+        paths.append(path)
+    log(HEADER)
+    rows = []
+    for path in paths:
+        rows.append(figures(path, a.data_dir, a.threads))
+        log(row(rows[-1]))
+    log(f"# cycles: hdl/cycle_model.py, BS4NNCore defaults, early mode; {load_text()} (end)")
+    log.save(a.out)
+    png = Path(a.out).with_suffix(".png")
+    plot(sorted(rows, key=lambda r: r["cycles"]), png, f"{a.dataset}: early-decision term")
+    print(f"plot: {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
