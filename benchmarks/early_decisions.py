@@ -40,8 +40,12 @@ from model.decision import accuracy  # noqa: E402
 from model.loop import train  # noqa: E402
 from model.network import forward  # noqa: E402
 
-HEADER = (f"{'weight':>6} {'R':>4} {'strict':>7} {'no-spike':>8} {'step':>6} "
+HEADER = (f"{'weight':>6} {'R':>4} {'rivals':>6} {'strict':>7} {'paper':>7} {'ties':>7} "
+          f"{'no-spike':>8} {'step':>6} "
           f"{'cycles':>7} {'p99':>5}  checkpoint")
+
+# The project's targets: (strict accuracy %, mean cycles per test image) per dataset.
+TARGETS = {"mnist": (97.5, 80), "fashion-mnist": (87.5, 220)}
 
 
 def figures(path: Path, data_dir, threads: int) -> dict:
@@ -55,19 +59,23 @@ def figures(path: Path, data_dir, threads: int) -> dict:
     offsets, ev_t, _ = images_to_events(x)
     c = predict_many(offsets, ev_t, f.spikes, full=False, timing=core.timing)
     cfg = ck.meta.get("config", {})
-    return {"weight": cfg.get("early", 0.0), "step_ref": cfg.get("early_step", 0),
-            "strict": accuracy(d, y)[0], "no_spike": float(d.no_spike.mean()),
+    return {"dataset": ck.meta.get("dataset", "mnist"), "weight": cfg.get("early", 0.0), "step_ref": cfg.get("early_step", 0),
+            "rivals": cfg.get("early_rivals", False),
+            "strict": accuracy(d, y)[0], "paper": accuracy(d, y)[1],
+            "ties": float(d.tie.mean()), "no_spike": float(d.no_spike.mean()),
             "step": float(d.step.mean()), "cycles": float(c.mean()),
             "p99": float(np.percentile(c, 99)), "path": str(path)}
 
 
 def row(r: dict) -> str:
-    return (f"{r['weight']:6.2f} {r['step_ref']:4d} {r['strict']:7.4f} "
+    return (f"{r['weight']:6.2f} {r['step_ref']:4d} {'yes' if r['rivals'] else 'no':>6} "
+            f"{r['strict']:7.4f} {r['paper']:7.4f} "
+            f"{100 * r['ties']:6.2f}% "
             f"{100 * r['no_spike']:7.2f}% {r['step']:6.1f} {r['cycles']:7.1f} "
             f"{r['p99']:5.0f}  {r['path']}")
 
 
-def plot(rows: list[dict], png: Path, title: str) -> None:
+def plot(rows: list[dict], png: Path, dataset: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -75,10 +83,18 @@ def plot(rows: list[dict], png: Path, title: str) -> None:
     xs, ys = [r["cycles"] for r in rows], [100 * r["strict"] for r in rows]
     ax.plot(xs, ys, "o-")
     for r, x, y in zip(rows, xs, ys):
-        ax.annotate(f"w={r['weight']:g}", (x, y), textcoords="offset points", xytext=(4, 4))
+        label = f"w={r['weight']:g}{' rivals' if r['rivals'] else ''}"
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4))
     ax.set_xlabel("mean cycles per test image (core defaults, early mode)")
     ax.set_ylabel("strict test accuracy (%)")
-    ax.set_title(title)
+    if dataset in TARGETS:
+        acc, cycles = TARGETS[dataset]
+        ax.axhline(acc, color="grey", ls="--", lw=1)
+        ax.axvline(cycles, color="grey", ls="--", lw=1)
+        ax.set_title(f"{dataset}: early-decision term (targets: >= {acc}%, <= {cycles} cycles)",
+                     fontsize=9)
+    else:
+        ax.set_title(f"{dataset}: early-decision term", fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(png, dpi=120)
@@ -92,6 +108,7 @@ def main(argv=None) -> int:
                     help="--early weights to train (default %(default)s)")
     ap.add_argument("--checkpoints", nargs="+", help="report these instead of training")
     ap.add_argument("--early-step", type=int, default=TrainConfig.early_step)
+    ap.add_argument("--rivals", action="store_true", help="train with --early-rivals")
     ap.add_argument("--dataset", default="mnist")
     ap.add_argument("--hidden", type=int, nargs="+", default=[600])
     ap.add_argument("--theta", type=int, nargs="+", default=[])
@@ -108,15 +125,17 @@ def main(argv=None) -> int:
     log(f"# {load_text()} (start; 2 shared cores)")
     paths = [Path(p) for p in a.checkpoints or []]
     for w in [] if a.checkpoints else a.weights:
-        path = Path(a.runs_dir) / f"{a.dataset}-{'-'.join(map(str, a.hidden))}-early{w:g}.npz"
+        name = f"{a.dataset}-{'-'.join(map(str, a.hidden))}-early{w:g}{'r' if a.rivals else ''}"
+        path = Path(a.runs_dir) / f"{name}.npz"
         path.parent.mkdir(parents=True, exist_ok=True)
         cfg = TrainConfig(dataset=a.dataset, hidden=a.hidden, theta=a.theta, epochs=a.epochs,
                           max_minutes=a.max_minutes, threads=a.threads, seed=a.seed,
-                          early=w, early_step=a.early_step,
+                          early=w, early_step=a.early_step, early_rivals=a.rivals,
                           train_subset=a.train_subset)
         t0 = time.time()
         ck, hist = train(cfg, a.data_dir, path, progress=False, log=lambda s: None)
-        log(f"# trained --early {w:g} --early-step {a.early_step}: {len(hist)} epochs, "
+        log(f"# trained --early {w:g} --early-step {a.early_step}"
+            f"{' --early-rivals' if a.rivals else ''}: {len(hist)} epochs, "
             f"{ck.meta['history'][-1]['samples']} samples in {time.time() - t0:.0f} s "
             f"({ck.meta['samples_per_second']:.0f} samples/s), epoch "
             f"{ck.meta['selected_epoch']} kept; {load_text()}")
@@ -129,7 +148,7 @@ def main(argv=None) -> int:
     log(f"# cycles: hdl/cycle_model.py, BS4NNCore defaults, early mode; {load_text()} (end)")
     log.save(a.out)
     png = Path(a.out).with_suffix(".png")
-    plot(sorted(rows, key=lambda r: r["cycles"]), png, f"{a.dataset}: early-decision term")
+    plot(sorted(rows, key=lambda r: r["cycles"]), png, rows[0]["dataset"])
     print(f"plot: {png}")
     return 0
 

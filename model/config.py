@@ -122,6 +122,9 @@ class TrainConfig:
                           "(0 = off, default %(default)s)", group=DECISION)
     early_step: int = option(10, "the early term's target step R: the label's neuron should "
                              "cross by then (0..254, default %(default)s)", group=DECISION)
+    early_rivals: bool = option(False, "with --early: also push the other output neurons "
+                                "that crossed at the decision step back below theta (fewer "
+                                "tied or wrong early decisions)", group=DECISION)
     lr_f: float = option(0.01, "per-sample step on the threshold scale fact "
                          "(default %(default)s)", group=BS4NN)
     gamma: int = option(1, "target margin, time steps (default %(default)s)", group=BS4NN)

@@ -30,9 +30,11 @@ def _setup(mnist, early: float, early_step: int, n=64):
 
 def _hand_term(net, s_in, y, cfg):
     """The term's gradient from its definition, one sample and one step at a time:
-    L = w max(0, theta - V_y(r)) / tau, r = min(t*, R); hidden neurons through the
-    surrogate at their peak potential over the steps with events up to r - 1."""
+    L = w max(0, theta - V_y(r)) / tau, r = min(t*, R), with --early-rivals plus
+    w max(0, V_k(r) - theta + 1) / tau for k != y; hidden neurons through the surrogate at
+    their peak potential over the steps with events up to r - 1."""
     w_hid, w_out = (np.where(w >= 0, 1, -1).astype(np.float64) for w in net.W)
+    theta, unit = net.thetas[-1], cfg.early / cfg.tau
     f = net.forward_times(s_in)
     t_star = decision_step(f.spikes[-1])
     dW = [np.zeros_like(w_hid), np.zeros_like(w_out)]
@@ -40,34 +42,44 @@ def _hand_term(net, s_in, y, cfg):
     for b in range(len(y)):
         r = min(int(t_star[b]), cfg.early_step)
         a = (f.spikes[0][b] <= r).astype(np.float64)
-        gap = net.thetas[-1] - w_out[y[b]] @ a
-        if gap <= 0:
+        v = w_out @ a
+        dv = np.zeros(len(v))
+        if v[y[b]] < theta:
+            loss += unit * (theta - v[y[b]])
+            dv[y[b]] = -unit
+        for k in range(len(v)):
+            if cfg.early_rivals and k != y[b] and v[k] >= theta:
+                loss += unit * (v[k] - theta + 1)
+                dv[k] = unit
+        if not dv.any():
             continue
         rows += 1
-        loss += cfg.early * gap / cfg.tau
-        dv = -cfg.early / cfg.tau
-        dW[1][y[b]] += dv * a
+        dW[1] += dv[:, None] * a[None, :]
         times = s_in[b].astype(np.int64)
         steps = [t for t in range(r) if (times == t).any()]         # steps with events <= r-1
         if not steps:
             continue
-        v = np.array([w_hid @ (times <= t) for t in steps])          # (steps, hidden)
-        peak_at = v.argmax(axis=0)                                   # earliest on equal V
-        peak = v[peak_at, np.arange(v.shape[1])]
-        d = dv * w_out[y[b]] * surrogate(peak, net.thetas[0], cfg.surrogate)
+        vh = np.array([w_hid @ (times <= t) for t in steps])         # (steps, hidden)
+        peak_at = vh.argmax(axis=0)                                  # earliest on equal V
+        peak = vh[peak_at, np.arange(vh.shape[1])]
+        d = (dv @ w_out) * surrogate(peak, net.thetas[0], cfg.surrogate)
         step = np.array(steps)[peak_at]
         dW[0] += d[:, None] * (times[None, :] <= step[:, None])
     return dW, loss, rows
 
 
-@pytest.mark.parametrize("early_step", [2, 6, 40])
-def test_term_gradient_is_the_hinge_by_hand(mnist, early_step):
+@pytest.mark.parametrize("early_step, rivals", [(2, False), (6, False), (40, False),
+                                                (6, True), (40, True)])
+def test_term_gradient_is_the_hinge_by_hand(mnist, early_step, rivals):
     cfg0, net, s_in, y = _setup(mnist, 0.0, early_step)
-    cfg = TrainConfig(**{**vars(cfg0), "early": 1.5})
+    cfg = TrainConfig(**{**vars(cfg0), "early": 1.5, "early_rivals": rivals})
     d0, _, loss0, c0 = decision_ce.gradients(net, s_in, y, cfg0)
     d1, _, loss1, c1 = decision_ce.gradients(net, s_in, y, cfg)
     hand, hand_loss, rows = _hand_term(net, s_in, y, cfg)
     assert rows > 5                              # the hinge is active on several images
+    if rivals:                                   # and the rivals' part on some of them
+        plain = TrainConfig(**{**vars(cfg), "early_rivals": False})
+        assert hand_loss > _hand_term(net, s_in, y, plain)[1]
     assert c1 == c0 and loss1 - loss0 == pytest.approx(hand_loss, rel=1e-5)
     for a, b, h in zip(d1, d0, hand):
         assert np.abs(h).sum() > 0

@@ -113,6 +113,10 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
     now, late = np.flatnonzero(ref == t_star), np.flatnonzero(ref < t_star)
     extra, dv = early.hinge(v[now, y[now]], net.thetas[-1], cfg.early, cfg.tau)
     g[now, y[now]] += dv                        # decided by R: the term reads V(t*) too
+    if cfg.early_rivals:
+        loss_rivals, dv_rivals = early.rivals(v[now], y[now], net.thetas[-1], cfg.early, cfg.tau)
+        g[now] += dv_rivals
+        extra += loss_rivals
     dWs = backward(net, signs, inputs, scans, t_star, a, g, cfg)
     if len(late):
         dW_late, extra_late = late_backward(net, signs, inputs, scans, ref, y, late, cfg)

@@ -14,6 +14,11 @@ On a late image (t* > R, the no-spike fallback included) it lifts V_y(R): a seco
 cheap backward of those images read at R (their hidden peaks are scanned up to R only).
 Dividing by tau puts ``weight`` on the cross-entropy's scale (its error on V is at most
 1 / tau per sample).
+
+With ``--early-rivals`` the other output neurons k != y of an image decided by R also get
+weight * max(0, V_k(t*) - theta_out + 1) / tau: a rival that crossed at t* (a tie, or a
+wrong early winner) is pushed back below theta, so early decisions are won alone. On a
+late image no neuron has crossed by R, so that part is 0 there.
 """
 from __future__ import annotations
 
@@ -30,3 +35,12 @@ def hinge(v_label: np.ndarray, theta: float, weight: float, tau: float):
     gap = np.maximum(0.0, theta - v_label)
     loss = float(weight * gap.sum() / tau)
     return loss, np.where(gap > 0, -weight / tau, 0.0).astype(np.float32)
+
+
+def rivals(v: np.ndarray, y: np.ndarray, theta: float, weight: float, tau: float):
+    """(summed loss, dL/dV (B, N_out)) of weight * sum_{k != y} max(0, V_k - theta + 1) / tau:
+    every other neuron at or above theta pushed below it."""
+    over = np.maximum(0.0, v - (theta - 1))
+    over[np.arange(len(y)), y] = 0.0
+    loss = float(weight * over.sum() / tau)
+    return loss, np.where(over > 0, weight / tau, 0.0).astype(np.float32)
