@@ -120,7 +120,7 @@ class TrainConfig:
                           "so images are decided early and seldom by the no-spike fallback "
                           "(the core stops at the decision); in units of the cross-entropy "
                           "(0 = off, default %(default)s)", group=DECISION)
-    early_step: int = option(10, "the early term's target step R: the label's neuron should "
+    early_step: int = option(20, "the early term's target step R: the label's neuron should "
                              "cross by then (0..254, default %(default)s)", group=DECISION)
     early_rivals: bool = option(False, "with --early: also push the other output neurons "
                                 "that crossed at the decision step back below theta (fewer "
