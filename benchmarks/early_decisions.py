@@ -3,13 +3,15 @@
 
     python benchmarks/early_decisions.py --weights 0 0.3 1 --max-minutes 6 \
         --out benchmarks/results/early_decisions_mnist.txt
-    python benchmarks/early_decisions.py --checkpoints runs/early-0.npz runs/early-1.npz ...
+    python benchmarks/early_decisions.py --weights 0.01 0.03 --rivals ...   (--early-rivals)
+    python benchmarks/early_decisions.py --checkpoints runs/early/*.npz --out ...
 
 Trains one network per weight (same seed and options otherwise; checkpoints kept under
 --runs-dir), or takes given checkpoints, and for each reports on the test set: strict
-accuracy, the share decided by the no-spike fallback, the mean decision step, and the
-mean and p99 cycles per image of the core with its default parameters in early mode (the
-exact cycle model, hdl/cycle_model.py, on golden spike traces). Writes the table (the
+and paper accuracy, the shares of tied decisions and of images decided by the no-spike
+fallback, the mean decision step, and the mean and p99 cycles per image of the core with
+its default parameters in early mode (the exact cycle model, hdl/cycle_model.py, on
+golden spike traces). Writes the table (the
 command and the load average on top) to --out and the plot of accuracy against mean
 cycles next to it (.png).
 """
@@ -44,6 +46,8 @@ HEADER = (f"{'weight':>6} {'R':>4} {'rivals':>6} {'strict':>7} {'paper':>7} {'ti
           f"{'no-spike':>8} {'step':>6} "
           f"{'cycles':>7} {'p99':>5}  checkpoint")
 
+TRAINING = ("hidden", "theta", "epochs", "max_minutes", "threads", "seed", "early", "early_step",
+            "early_rivals")
 # The project's targets: (strict accuracy %, mean cycles per test image) per dataset.
 TARGETS = {"mnist": (97.5, 80), "fashion-mnist": (87.5, 220)}
 
@@ -124,6 +128,11 @@ def main(argv=None) -> int:
     log = BenchLog(__file__, argv)
     log(f"# {load_text()} (start; 2 shared cores)")
     paths = [Path(p) for p in a.checkpoints or []]
+    for path in paths:
+        m = load_checkpoint(path).meta
+        log(f"# {path}: trained {m['train_seconds']:.0f} s ({m['samples_per_second']:.0f} "
+            f"samples/s), {len(m['history'])} epochs, epoch {m['selected_epoch']} kept; "
+            f"config {dict((k, m['config'][k]) for k in TRAINING if k in m['config'])}")
     for w in [] if a.checkpoints else a.weights:
         name = f"{a.dataset}-{'-'.join(map(str, a.hidden))}-early{w:g}{'r' if a.rivals else ''}"
         path = Path(a.runs_dir) / f"{name}.npz"
