@@ -72,7 +72,7 @@ def figures(path: Path, data_dir, threads: int) -> dict:
 
 
 def row(r: dict) -> str:
-    return (f"{r['weight']:6.2f} {r['step_ref']:4d} {'yes' if r['rivals'] else 'no':>6} "
+    return (f"{r['weight']:6g} {r['step_ref']:4d} {'yes' if r['rivals'] else 'no':>6} "
             f"{r['strict']:7.4f} {r['paper']:7.4f} "
             f"{100 * r['ties']:6.2f}% "
             f"{100 * r['no_spike']:7.2f}% {r['step']:6.1f} {r['cycles']:7.1f} "
@@ -84,11 +84,15 @@ def plot(rows: list[dict], png: Path, dataset: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
-    xs, ys = [r["cycles"] for r in rows], [100 * r["strict"] for r in rows]
-    ax.plot(xs, ys, "o-")
-    for r, x, y in zip(rows, xs, ys):
-        label = f"w={r['weight']:g}{' rivals' if r['rivals'] else ''}"
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4))
+    for rivals, style in ((False, "o-"), (True, "s--")):
+        part = [r for r in rows if r["rivals"] == rivals or r["weight"] == 0]
+        if not any(r["rivals"] == rivals for r in part):
+            continue
+        xs, ys = [r["cycles"] for r in part], [100 * r["strict"] for r in part]
+        ax.plot(xs, ys, style, label="--early-rivals" if rivals else "--early")
+        for r, x, y in zip(part, xs, ys):
+            ax.annotate(f"{r['weight']:g}", (x, y), textcoords="offset points", xytext=(4, 4))
+    ax.legend(title="weight w", fontsize=8)
     ax.set_xlabel("mean cycles per test image (core defaults, early mode)")
     ax.set_ylabel("strict test accuracy (%)")
     if dataset in TARGETS:
