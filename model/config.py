@@ -11,6 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from contract.errors import UsageError
+from contract.numerics import LAST_STEP
 from contract.network import validate_network
 
 from .arch import Layer, dense_arch, parse_arch, to_dicts, weight_layers, widths_of
@@ -134,6 +135,16 @@ class TrainConfig:
                               "(default %(default)s)", group=DECISION)
     clip: float = option(1.0, "latent weights in [-clip, clip] (default %(default)s)",
                          group=DECISION)
+    early: float = option(0.0, "weight of the early-decision term: a hinge that lifts the "
+                          "label's output potential to theta by step min(t*, --early-step), "
+                          "so images are decided early and seldom by the no-spike fallback "
+                          "(the core stops at the decision); in units of the cross-entropy "
+                          "(0 = off, default %(default)s)", group=DECISION)
+    early_step: int = option(20, "the early term's target step R: the label's neuron should "
+                             "cross by then (0..254, default %(default)s)", group=DECISION)
+    early_rivals: bool = option(False, "with --early: also push the other output neurons "
+                                "that crossed at the decision step back below theta (fewer "
+                                "tied or wrong early decisions)", group=DECISION)
     lr_f: float = option(0.01, "per-sample step on the threshold scale fact "
                          "(default %(default)s)", group=BS4NN)
     gamma: int = option(1, "target margin, time steps (default %(default)s)", group=BS4NN)
@@ -165,7 +176,7 @@ class TrainConfig:
             if not ok:
                 raise UsageError(f"--{name.replace('_', '-')} {value}: expected {what}")
         for name in ("lr", "lr_min_frac", "max_minutes", "tau", "surrogate", "clip", "lr_f",
-                     "init_out", "fact0", "prior", "gumbel_temperature", "momentum"):
+                     "init_out", "fact0", "prior", "gumbel_temperature", "momentum", "early"):
             need(math.isfinite(getattr(self, name)), name, getattr(self, name), "a finite number")
         need(all(math.isfinite(x) for x in self.init_hidden), "init_hidden", self.init_hidden,
              "finite numbers")
@@ -187,6 +198,9 @@ class TrainConfig:
              self.init_hidden, "numbers > 0")
         need(self.lr_f >= 0, "lr_f", self.lr_f, "a number >= 0")
         need(self.gamma >= 0, "gamma", self.gamma, "an integer >= 0")
+        need(self.early >= 0, "early", self.early, "a number >= 0 (0: off)")
+        need(0 <= self.early_step < LAST_STEP, "early_step", self.early_step,
+             f"an integer in 0..{LAST_STEP - 1}")
         need(self.gumbel_temperature > 0, "gumbel_temperature", self.gumbel_temperature,
              "a number > 0")
         need(0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
@@ -215,6 +229,8 @@ class TrainConfig:
         self.check_numbers()
         if self.real and self.rule != "bs4nn":
             raise ValueError("--real trains with the bs4nn rule only")
+        if self.early and self.rule != "decision":
+            raise ValueError("--early trains with the decision rule only")
         opt = self.optimizer or ("adam" if self.rule == "decision" else "sgd")
         if opt not in ("sgd", "adam"):
             raise ValueError(f"optimizer {opt!r}: expected sgd or adam")

@@ -21,6 +21,10 @@ Conv layers (docs/numerics.md, "Convolution") are weight layers like dense ones,
 kernel gradient summed over positions (model.conv.kernel_grad). A pooling layer adds no
 delay: its output fired by the reference step iff the window's highest peak reached theta,
 so its error goes to the window's input with the highest peak (model.pool.route).
+
+``cfg.early`` > 0 adds the early-decision term (model.rules.early): a hinge that lifts the
+label's potential to theta by step min(t*, ``cfg.early_step``), through the same backward
+read at that step.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from ..conv import kernel_grad, spread_back
 from ..kernels.grad import grad_before
 from ..kernels.scan import forward_rows, peak_rows
 from ..pool import pool_times, route, unpool
+from . import early
 
 
 def decision_step(out_spikes: np.ndarray) -> np.ndarray:
@@ -83,10 +88,9 @@ def hidden_peaks(net, scans, t_star: np.ndarray):
 
 def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
     """One batch slice: (dW per weight layer, dfact (zeros: thresholds are fixed), summed
-    loss, correct decisions). ``signs``: ``net.signs()`` when the caller already has them."""
+    loss, correct decisions). ``signs``: ``net.signs()`` when the caller already has them.
+    With ``cfg.early`` > 0 the early-decision term is added (model.rules.early)."""
     signs = signs or net.signs()
-    thetas = net.thetas
-    L = len(signs.wb)
     spikes, scans = forward_scans(net, s_in, signs)
     t_star = decision_step(spikes[-1])                               # (B,)
     inputs = [s_in] + spikes[:-1]
@@ -102,10 +106,50 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
     g = p.copy()
     g[rows, y] -= 1.0
     g /= cfg.tau                                                     # dL/dV(t*)
+    if cfg.early <= 0:
+        return backward(net, signs, inputs, scans, t_star, a, g, cfg), np.zeros(len(net.W)), \
+            loss, correct
+    ref = early.reference_step(t_star, cfg.early_step)
+    now, late = np.flatnonzero(ref == t_star), np.flatnonzero(ref < t_star)
+    extra, dv = early.hinge(v[now, y[now]], net.thetas[-1], cfg.early, cfg.tau)
+    g[now, y[now]] += dv                        # decided by R: the term reads V(t*) too
+    if cfg.early_rivals:
+        loss_rivals, dv_rivals = early.rivals(v[now], y[now], net.thetas[-1], cfg.early, cfg.tau)
+        g[now] += dv_rivals
+        extra += loss_rivals
+    dWs = backward(net, signs, inputs, scans, t_star, a, g, cfg)
+    if len(late):
+        dW_late, extra_late = late_backward(net, signs, inputs, scans, ref, y, late, cfg)
+        for dW, d in zip(dWs, dW_late):
+            np.add(dW, d, out=dW)
+        extra += extra_late
+    return dWs, np.zeros(len(net.W)), loss + extra, correct
+
+
+def late_backward(net, signs, inputs, scans, ref, y, late, cfg):
+    """The early term on the images ``late`` (indices) not decided by their reference step:
+    (dW per weight layer, summed loss) of the hinge on V_y(ref), those images read at ref."""
+    ref, y = ref[late], y[late]
+    inputs = [s[late] for s in inputs]
+    scans = [None if sc is None else (sc[0][late], sc[1]) for sc in scans]
+    a = (inputs[-1] <= ref[:, None]).astype(np.float32)
+    loss, dv = early.hinge((a * signs.wf[-1][y]).sum(axis=1), net.thetas[-1], cfg.early,
+                           cfg.tau)                                  # on V_y(ref)
+    g = np.zeros((len(y), signs.wf[-1].shape[0]), np.float32)
+    g[np.arange(len(y)), y] = dv
+    return backward(net, signs, inputs, scans, ref, a, g, cfg), loss
+
+
+def backward(net, signs, inputs, scans, ref, a, g, cfg):
+    """dW per weight layer for the output error g = dL/dV(ref) (B, N_out); ``a`` (B,
+    N_{L-1}): the output layer's inputs fired by ``ref``; layer l is read at
+    ref - (L - 2 - l)."""
+    thetas = net.thetas
+    L = len(signs.wb)
     dWs = [None] * L
     dWs[-1] = g.T @ a
     delta = g @ signs.wf[-1]                    # dL/da of the output layer's inputs
-    peaks, chosen = hidden_peaks(net, scans, t_star)
+    peaks, chosen = hidden_peaks(net, scans, ref)
     wl = L - 2
     for i in range(len(net.arch) - 2, -1, -1):
         layer = net.arch[i]
@@ -128,4 +172,4 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
             if wl > 0:
                 delta = d @ signs.wf[wl]
         wl -= 1
-    return dWs, np.zeros(L), loss, correct
+    return dWs
