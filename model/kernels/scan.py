@@ -86,16 +86,22 @@ def first_crossings(v, key, tt, th):
 
 
 @njit(**KERNEL)
+def scan_buffers(n_in, rows):
+    """One sample's scratch: input order, per-time starts and fill counts (sort_by_time),
+    potentials (rows' dtype) and per-neuron keys."""
+    n_out = rows.shape[1]
+    return (np.empty(n_in, np.intp), np.empty(N_TIMES + 1, np.intp),
+            np.empty(N_TIMES + 1, np.intp), np.empty(n_out, rows.dtype),
+            np.empty(n_out, np.int32))
+
+
+@njit(**KERNEL)
 def forward_kernel(s_in, rows, theta, spikes, v_cross, v_final):
     """Fill spikes, v_cross, v_final (B, N_out) for inputs s_in (B, N_in) under connection
     rows (N_in + 1, N_out): fire at 1 + the first step t <= 254 with V >= theta (theta
     within +-2^16)."""
     n_in, n_out = s_in.shape[1], rows.shape[1]
-    order = np.empty(n_in, np.intp)
-    start = np.empty(N_TIMES + 1, np.intp)
-    fill = np.empty(N_TIMES + 1, np.intp)
-    v = np.empty(n_out, rows.dtype)
-    key = np.empty(n_out, np.int32)
+    order, start, fill, v, key = scan_buffers(n_in, rows)
     th, off, flag = np.int32(theta), np.int32(V_OFFSET), np.int32(NOT_CROSSED)
     total = np.zeros(n_out, rows.dtype)             # the sum of all rows, once needed
     every = np.arange(n_in)
@@ -131,11 +137,7 @@ def peak_kernel(s_in, rows, limit, peak, step, valid):
     events (t <= 254), the earliest such step on equal values; valid[b] False (peak and
     step 0) when no input spiked by then."""
     n_in, n_out = s_in.shape[1], rows.shape[1]
-    order = np.empty(n_in, np.intp)
-    start = np.empty(N_TIMES + 1, np.intp)
-    fill = np.empty(N_TIMES + 1, np.intp)
-    v = np.empty(n_out, rows.dtype)
-    key = np.empty(n_out, np.int32)
+    order, start, fill, v, key = scan_buffers(n_in, rows)
     for b in range(s_in.shape[0]):
         sort_by_time(s_in[b], order, start, fill)
         v[:] = 0
