@@ -2,9 +2,11 @@
 
 A convolutional layer is a dense layer whose (N_in, N_out) connection matrix is sparse:
 input (c_in, S*y + ky - P, S*x + kx - P) reaches output (c, y, x) with weight
-b[c, c_in, ky, kx], padded positions reach nothing. The golden forward runs the event/slot
+b[c, c_in, ky, kx], padded positions reach nothing. The NumPy reference runs the event/slot
 scan of model.layer on that matrix (``conv_rows``), so a conv neuron follows exactly the
-same integer rules as a dense one. The backward works on receptive fields
+same integer rules as a dense one; it is the reference of the compiled event-driven conv
+kernels (model.kernels.conv, model.kernels.conv_grad) that the training and the golden
+forward run, and the export's connection matrix. The backward works on receptive fields
 (``receptive_fields``: for each output position, the C_in * K * K input indices, N_in for a
 padded position, whose spike time is taken as 256): kernel gradients (``kernel_grad``) and
 errors sent back to the inputs (``spread_back``) touch only the non-zero error entries.
