@@ -20,6 +20,7 @@ import numpy as np
 from contract.numerics import SILENT
 
 from .arch import Layer
+from .kernels.scan import forward_rows, peak_rows
 
 BLOCK = 1 << 21          # gathered (entry, kernel offset) pairs per block of the backward
 
@@ -117,3 +118,26 @@ def spread_back(d: np.ndarray, kernels: np.ndarray, layer: Layer, s_in=None,
         at = b[:, None] * (n_in + 1) + rf[p]
         out += np.bincount(at.ravel(), weights=v.ravel(), minlength=len(out))
     return out.reshape(B, n_in + 1)[:, :n_in].astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _rows_of(kernel_bytes: bytes, layer: Layer) -> np.ndarray:
+    kern = np.frombuffer(kernel_bytes, np.int8).reshape(layer.weight_shape)
+    return conv_rows(kern, layer)
+
+
+def reference_rows(kernels: np.ndarray, layer: Layer) -> np.ndarray:
+    """``conv_rows`` of +-1 kernels, kept for the last few kernels seen (once per training
+    step, as the dense path built them)."""
+    return _rows_of(np.ascontiguousarray(kernels, np.int8).tobytes(), layer)
+
+
+def reference_forward(s_in: np.ndarray, kernels: np.ndarray, layer: Layer, theta):
+    """The dense path that model.kernels.conv replaces: the compiled dense scan
+    (model.kernels.scan.forward_rows) on ``conv_rows``. A model.layer.LayerResult."""
+    return forward_rows(s_in, reference_rows(kernels, layer), theta)
+
+
+def reference_peaks(s_in: np.ndarray, kernels: np.ndarray, layer: Layer, limit):
+    """The dense path's peaks (model.kernels.scan.peak_rows on ``conv_rows``)."""
+    return peak_rows(s_in, reference_rows(kernels, layer), limit)
