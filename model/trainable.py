@@ -95,9 +95,9 @@ class Net:
 
     def layers(self, s_in: np.ndarray, signs: Signs | None = None) -> list[LayerResult]:
         """Per-layer LayerResults on input spike times (B, N0): the integer contract
-        (binarize(W), theta; the compiled model.kernels.scan and model.kernels.conv) or, with real=True, the
-        real-valued S4NN forward. A pooling layer's result has its spike times only
-        (v_cross, v_final None)."""
+        (binarize(W), theta; the compiled model.kernels.scan and model.kernels.conv) or, with
+        real=True, the real-valued S4NN forward. A pooling layer's result has its spike
+        times only (v_cross, v_final None)."""
         if self.real:
             outs = real_spikes(s_in, self.W, [self.thr / f for f in self.fact], self.arch)
             return [LayerResult(x, None, None) if isinstance(x, np.ndarray) else x

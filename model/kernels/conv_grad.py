@@ -1,7 +1,8 @@
 """A conv layer's backward, compiled (model.conv's ``kernel_grad`` and ``spread_back``):
 kernel gradients and errors sent back to the inputs, walking only the non-zero error
 entries and, for each, the C_in * K * K inputs of its receptive field, gathered once per
-sample and output position for all its channels (padded offsets never count). Sums are float64 inside (float32 out; equal to model.conv's up to order).
+sample and output position for all its channels (padded offsets never count). Sums are
+float64 inside (float32 out; equal to model.conv's up to order).
 """
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ learned threshold scale.
 
 The per-sample updates of a batch are summed (lr is a per-sample step, as with the authors'
 batch size 1). Conv layers: the same products over each kernel's connections, summed over
-positions (model.kernels.conv_grad); a pooling window's error goes to its earliest input (its argmin).
+positions (model.kernels.conv_grad); a pooling window's error goes to its earliest input
+(its argmin).
 """
 from __future__ import annotations
 
