@@ -2,9 +2,11 @@
 
 A convolutional layer is a dense layer whose (N_in, N_out) connection matrix is sparse:
 input (c_in, S*y + ky - P, S*x + kx - P) reaches output (c, y, x) with weight
-b[c, c_in, ky, kx], padded positions reach nothing. The golden forward runs the event/slot
+b[c, c_in, ky, kx], padded positions reach nothing. The NumPy reference runs the event/slot
 scan of model.layer on that matrix (``conv_rows``), so a conv neuron follows exactly the
-same integer rules as a dense one. The backward works on receptive fields
+same integer rules as a dense one; it is the reference of the compiled event-driven conv
+kernels (model.kernels.conv, model.kernels.conv_grad) that the training and the golden
+forward run, and the export's connection matrix. The backward works on receptive fields
 (``receptive_fields``: for each output position, the C_in * K * K input indices, N_in for a
 padded position, whose spike time is taken as 256): kernel gradients (``kernel_grad``) and
 errors sent back to the inputs (``spread_back``) touch only the non-zero error entries.
@@ -18,6 +20,7 @@ import numpy as np
 from contract.numerics import SILENT
 
 from .arch import Layer
+from .kernels.scan import forward_rows, peak_rows
 
 BLOCK = 1 << 21          # gathered (entry, kernel offset) pairs per block of the backward
 
@@ -115,3 +118,26 @@ def spread_back(d: np.ndarray, kernels: np.ndarray, layer: Layer, s_in=None,
         at = b[:, None] * (n_in + 1) + rf[p]
         out += np.bincount(at.ravel(), weights=v.ravel(), minlength=len(out))
     return out.reshape(B, n_in + 1)[:, :n_in].astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _rows_of(kernel_bytes: bytes, layer: Layer) -> np.ndarray:
+    kern = np.frombuffer(kernel_bytes, np.int8).reshape(layer.weight_shape)
+    return conv_rows(kern, layer)
+
+
+def reference_rows(kernels: np.ndarray, layer: Layer) -> np.ndarray:
+    """``conv_rows`` of +-1 kernels, kept for the last few kernels seen (once per training
+    step, as the dense path built them)."""
+    return _rows_of(np.ascontiguousarray(kernels, np.int8).tobytes(), layer)
+
+
+def reference_forward(s_in: np.ndarray, kernels: np.ndarray, layer: Layer, theta):
+    """The dense path that model.kernels.conv replaces: the compiled dense scan
+    (model.kernels.scan.forward_rows) on ``conv_rows``. A model.layer.LayerResult."""
+    return forward_rows(s_in, reference_rows(kernels, layer), theta)
+
+
+def reference_peaks(s_in: np.ndarray, kernels: np.ndarray, layer: Layer, limit):
+    """The dense path's peaks (model.kernels.scan.peak_rows on ``conv_rows``)."""
+    return peak_rows(s_in, reference_rows(kernels, layer), limit)

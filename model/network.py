@@ -18,9 +18,9 @@ import numpy as np
 from contract.numerics import encode_latency
 
 from .arch import Layer, dense_arch
-from .conv import conv_rows
 from .decision import Decision, decide
-from .layer import check_weights, layer_forward, layer_from_rows
+from .kernels.conv import conv_forward
+from .layer import check_weights, layer_forward
 from .pool import pool_times
 
 
@@ -80,7 +80,7 @@ def run_layers(s_in: np.ndarray, ws: list[np.ndarray], thetas: list[int],
         else:
             w, th = ws[wl], thetas[wl]
             r = (layer_forward(s, w, th) if layer.kind == "dense"
-                 else layer_from_rows(s, conv_rows(w, layer), th))
+                 else conv_forward(s, w, layer, th))
             spikes.append(r.spikes)
             wl += 1
         s = spikes[-1]

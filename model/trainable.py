@@ -10,8 +10,8 @@ from contract.numerics import SILENT, encode_latency
 
 from .arch import Layer, dense_arch, widths_of
 from .checkpoint import binarize, theta_from_fact
-from .conv import conv_rows
 from .decision import accuracy, decide
+from .kernels.conv import conv_forward
 from .kernels.scan import forward_rows
 from .kernels.update import sign_rows
 from .layer import LayerResult
@@ -25,7 +25,8 @@ class Signs:
     """The forward's binary weights, once per step for every worker thread."""
     wb: list                      # per weight layer: conv (C_out, C_in, K, K) int8, dense None
     wf: list                      # float32 dense matrices for the backward (None: layer 0, conv)
-    wt_pad: list[np.ndarray]      # (N_in + 1, N_out) int16 connection rows, zero row appended
+    wt_pad: list                  # dense: (N_in + 1, N_out) int16 connection rows, zero row
+                                  # appended; conv None (model.kernels.conv reads wb)
 
 
 class Net:
@@ -84,7 +85,7 @@ class Net:
         for l, (w, layer) in enumerate(zip(self.W if W is None else W, self.weight_layers)):
             if layer.kind == "conv":
                 wb.append(binarize(w))
-                wt_pad.append(conv_rows(wb[-1], layer))
+                wt_pad.append(None)
                 wf.append(None)
                 continue
             wb.append(None)
@@ -94,9 +95,9 @@ class Net:
 
     def layers(self, s_in: np.ndarray, signs: Signs | None = None) -> list[LayerResult]:
         """Per-layer LayerResults on input spike times (B, N0): the integer contract
-        (binarize(W), theta; the compiled model.kernels.scan) or, with real=True, the
-        real-valued S4NN forward. A pooling layer's result has its spike times only
-        (v_cross, v_final None)."""
+        (binarize(W), theta; the compiled model.kernels.scan and model.kernels.conv) or, with
+        real=True, the real-valued S4NN forward. A pooling layer's result has its spike
+        times only (v_cross, v_final None)."""
         if self.real:
             outs = real_spikes(s_in, self.W, [self.thr / f for f in self.fact], self.arch)
             return [LayerResult(x, None, None) if isinstance(x, np.ndarray) else x
@@ -106,6 +107,9 @@ class Net:
         for layer in self.arch:
             if layer.kind == "pool":
                 r = LayerResult(pool_times(s, layer), None, None)
+            elif layer.kind == "conv":
+                r = conv_forward(s, signs.wb[wl], layer, self.thetas[wl])
+                wl += 1
             else:
                 r = forward_rows(s, signs.wt_pad[wl], self.thetas[wl])
                 wl += 1

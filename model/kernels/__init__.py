@@ -6,6 +6,8 @@ them in parallel:
 
 * ``scan``: a weight layer's forward (spike times, V at the crossing, V(255)) and the peak
   potential before a per-sample step (model.layer's slot scan, crossings, peak_before);
+* ``conv``: a conv layer's forward and peaks, event-driven on its kernels (model.conv's
+  connection matrix never built); ``conv_grad``: its kernel gradients and error spreading;
 * ``grad``: sum_b e[b, j] [s_in[b, i] < s_out[b, j]] (model.rules.temporal_grad) and the
   sign-weighted mean of a gradient (the bs4nn rule's threshold step);
 * ``update``: the optimizer's step on a block of latent weight rows (model.optim) and the

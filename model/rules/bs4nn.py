@@ -13,7 +13,8 @@ learned threshold scale.
 
 The per-sample updates of a batch are summed (lr is a per-sample step, as with the authors'
 batch size 1). Conv layers: the same products over each kernel's connections, summed over
-positions (model.conv); a pooling window's error goes to its earliest input (its argmin).
+positions (model.kernels.conv_grad); a pooling window's error goes to its earliest input
+(its argmin).
 """
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ import numpy as np
 
 from contract.numerics import SILENT, T
 
-from ..conv import kernel_grad, spread_back
 from ..decision import decide
+from ..kernels.conv_grad import conv_kernel_grad, conv_spread_back
 from ..kernels.grad import grad_before, signed_mean
 from ..pool import route, unpool
 from ..realvalued import fixed_point
@@ -72,9 +73,9 @@ def backward(W, s_in: np.ndarray, layers, y: np.ndarray, gamma: int, no_spike: s
             e = unpool(e, route(below, arch[i], lowest=True), arch[i].n_in)
             continue
         if kinds[i] == "conv":
-            dW = kernel_grad(below, s_out, e, arch[i])
+            dW = conv_kernel_grad(below, s_out, e, arch[i])
             if i > 0:
-                e = normalise(spread_back(e, W[wl], arch[i], below, s_out))
+                e = normalise(conv_spread_back(e, W[wl], arch[i], below, s_out))
         elif i == 0:
             dW = grad_before(below, s_out, e)
         else:

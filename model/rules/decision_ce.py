@@ -18,7 +18,8 @@ around its threshold, taken at its peak potential M_j; dM_j / dW_ji = [s_i <= st
 peak]. t* itself is treated as a constant. The forward is exactly the golden model's.
 
 Conv layers (docs/numerics.md, "Convolution") are weight layers like dense ones, with the
-kernel gradient summed over positions (model.conv.kernel_grad). A pooling layer adds no
+kernel gradient summed over positions; their forward, peaks and backward run on the
+event-driven kernels of model.kernels.conv and model.kernels.conv_grad. A pooling layer adds no
 delay: its output fired by the reference step iff the window's highest peak reached theta,
 so its error goes to the window's input with the highest peak (model.pool.route).
 
@@ -32,7 +33,8 @@ import numpy as np
 
 from contract.numerics import SILENT, T
 
-from ..conv import kernel_grad, spread_back
+from ..kernels.conv import conv_forward, conv_peaks
+from ..kernels.conv_grad import conv_kernel_grad, conv_spread_back
 from ..kernels.grad import grad_before
 from ..kernels.scan import forward_rows, peak_rows
 from ..pool import pool_times, route, unpool
@@ -51,12 +53,17 @@ def surrogate(m: np.ndarray, theta: int, width: float) -> np.ndarray:
 
 
 def forward_scans(net, s_in: np.ndarray, signs):
-    """Per layer: spike times, and for each weight layer the (input spike times, connection
-    rows) its peaks are scanned from later (None for pooling)."""
+    """Per layer: spike times, and for each weight layer what its peaks are scanned from
+    later (``peaks_before``): (input spike times, connection rows) for a dense layer,
+    (input spike times, kernels, layer) for a conv one (None for pooling)."""
     spikes, scans, s, wl = [], [], s_in, 0
     for layer in net.arch:
         if layer.kind == "pool":
             sc, spk = None, pool_times(s, layer)
+        elif layer.kind == "conv":
+            sc = (s, signs.wb[wl], layer)
+            spk = conv_forward(s, signs.wb[wl], layer, net.thetas[wl]).spikes
+            wl += 1
         else:
             sc = (s, signs.wt_pad[wl])
             spk = forward_rows(s, signs.wt_pad[wl], net.thetas[wl]).spikes
@@ -65,6 +72,11 @@ def forward_scans(net, s_in: np.ndarray, signs):
         spikes.append(spk)
         s = spk
     return spikes, scans
+
+
+def peaks_before(scan, limit: np.ndarray):
+    """(peak, step, valid) of a weight layer's scan (``forward_scans``) before ``limit``."""
+    return conv_peaks(*scan, limit) if len(scan) == 3 else peak_rows(*scan, limit)
 
 
 def hidden_peaks(net, scans, t_star: np.ndarray):
@@ -79,7 +91,7 @@ def hidden_peaks(net, scans, t_star: np.ndarray):
                 score = np.take_along_axis(score, chosen[i], axis=1)
             continue
         ref = t_star - (n_w - 2 - wl)                                   # a_j = [h_j <= ref]
-        peaks[i] = peak_rows(*scans[i], ref - 1)
+        peaks[i] = peaks_before(scans[i], ref - 1)
         peak, _, valid = peaks[i]
         score = np.where(valid, peak, -np.inf)
         wl += 1
@@ -131,7 +143,7 @@ def late_backward(net, signs, inputs, scans, ref, y, late, cfg):
     (dW per weight layer, summed loss) of the hinge on V_y(ref), those images read at ref."""
     ref, y = ref[late], y[late]
     inputs = [s[late] for s in inputs]
-    scans = [None if sc is None else (sc[0][late], sc[1]) for sc in scans]
+    scans = [None if sc is None else (sc[0][late],) + sc[1:] for sc in scans]
     a = (inputs[-1] <= ref[:, None]).astype(np.float32)
     loss, dv = early.hinge((a * signs.wf[-1][y]).sum(axis=1), net.thetas[-1], cfg.early,
                            cfg.tau)                                  # on V_y(ref)
@@ -164,9 +176,9 @@ def backward(net, signs, inputs, scans, ref, a, g, cfg):
         # sum_b d_bj [s_in_bi <= step_bj]: the strict product with step + 1.
         bound = np.where(valid, step + 1, 0).astype(np.int16)
         if layer.kind == "conv":
-            dWs[wl] = kernel_grad(inputs[i], bound, d, layer)
+            dWs[wl] = conv_kernel_grad(inputs[i], bound, d, layer)
             if wl > 0:
-                delta = spread_back(d, signs.wb[wl], layer)
+                delta = conv_spread_back(d, signs.wb[wl], layer)
         else:
             dWs[wl] = grad_before(inputs[i], bound, d)
             if wl > 0:
