@@ -77,20 +77,24 @@ def step_events(v, kt, order, lo, hi, geo, touched, stamp, t, first):
 
 
 @njit(**KERNEL)
+def conv_buffers(n_in, n_pos, c_out):
+    """One sample's scratch: input order, per-time starts and fill counts (sort_by_time),
+    potentials (position, channel), the positions a step touched and their last step."""
+    return (np.empty(n_in, np.intp), np.empty(N_TIMES + 1, np.intp),
+            np.empty(N_TIMES + 1, np.intp), np.empty((n_pos, c_out), np.int32),
+            np.empty(n_pos, np.intp), np.empty(n_pos, np.int32))
+
+
+@njit(**KERNEL)
 def conv_forward_kernel(s_in, kt, geo, theta, spikes, v_cross, v_final):
     """Fill spikes, v_cross, v_final (B, C_out * H_out * W_out) for inputs s_in (B, N_in)
     under kernels kt (C_in, K, K, C_out)."""
     n_in = s_in.shape[1]
     c_out = kt.shape[3]
     n_pos = geo[2] * geo[3]
-    order = np.empty(n_in, np.intp)
-    start = np.empty(N_TIMES + 1, np.intp)
-    fill = np.empty(N_TIMES + 1, np.intp)
-    v = np.empty((n_pos, c_out), np.int32)
+    order, start, fill, v, touched, stamp = conv_buffers(n_in, n_pos, c_out)
     t_cross = np.empty((n_pos, c_out), np.int32)
     vc = np.empty((n_pos, c_out), np.int32)
-    touched = np.empty(n_pos, np.intp)
-    stamp = np.empty(n_pos, np.int32)
     total = np.zeros((n_pos, c_out), np.int32)      # every input's sum, once needed
     have_total = False
     for b in range(s_in.shape[0]):
@@ -141,13 +145,8 @@ def conv_peak_kernel(s_in, kt, geo, limit, peak, step, valid):
     n_in = s_in.shape[1]
     c_out = kt.shape[3]
     n_pos = geo[2] * geo[3]
-    order = np.empty(n_in, np.intp)
-    start = np.empty(N_TIMES + 1, np.intp)
-    fill = np.empty(N_TIMES + 1, np.intp)
-    v = np.empty((n_pos, c_out), np.int32)
+    order, start, fill, v, touched, stamp = conv_buffers(n_in, n_pos, c_out)
     key = np.empty((n_pos, c_out), np.int32)        # V * 256 + (255 - t), the largest
-    touched = np.empty(n_pos, np.intp)
-    stamp = np.empty(n_pos, np.int32)
     for b in range(s_in.shape[0]):
         sort_by_time(s_in[b], order, start, fill)
         v[:] = 0

@@ -19,8 +19,8 @@ FAR = 32767                 # a padded offset's time: never before any bound
 
 
 @njit(**KERNEL)
-def gather_field(s_row, pos, geo, c_in, field):
-    """field[(ci, ky, kx)] = the input time at that offset of output position pos (FAR on
+def field_inputs(pos, geo, c_in, idx):
+    """idx[(ci, ky, kx)] = the input index at that offset of output position pos (-1 on
     the padding)."""
     h, w, wo, k, s, p = geo[0], geo[1], geo[3], geo[4], geo[5], geo[6]
     y0 = (pos // wo) * s - p
@@ -31,9 +31,17 @@ def gather_field(s_row, pos, geo, c_in, field):
             iy = y0 + ky
             for kx in range(k):
                 ix = x0 + kx
-                inside = 0 <= iy < h and 0 <= ix < w
-                field[f] = s_row[(ci * h + iy) * w + ix] if inside else FAR
+                idx[f] = (ci * h + iy) * w + ix if 0 <= iy < h and 0 <= ix < w else -1
                 f += 1
+
+
+@njit(**KERNEL)
+def gather_field(s_row, pos, geo, c_in, idx, field):
+    """field[(ci, ky, kx)] = the input time at that offset of output position pos (FAR on
+    the padding); idx receives the input indices (field_inputs)."""
+    field_inputs(pos, geo, c_in, idx)
+    for f in range(len(field)):
+        field[f] = s_row[idx[f]] if idx[f] >= 0 else FAR
 
 
 @njit(**KERNEL)
@@ -43,6 +51,7 @@ def kernel_grad_kernel(s_in, bound, d, geo, c_in, dK):
     n_pos = geo[2] * geo[3]
     c_out, F = dK.shape
     field = np.empty(F, np.int32)
+    idx = np.empty(F, np.intp)
     for b in range(d.shape[0]):
         for pos in range(n_pos):
             gathered = False
@@ -52,7 +61,7 @@ def kernel_grad_kernel(s_in, bound, d, geo, c_in, dK):
                 if dd == 0:
                     continue
                 if not gathered:
-                    gather_field(s_in[b], pos, geo, c_in, field)
+                    gather_field(s_in[b], pos, geo, c_in, idx, field)
                     gathered = True
                 bd = np.int32(bound[b, j])
                 row = dK[c]
@@ -64,11 +73,12 @@ def kernel_grad_kernel(s_in, bound, d, geo, c_in, dK):
 def spread_kernel(d, kern, geo, s_in, bound, gated, e):
     """e[b, i] += kernel weight * d[b, j] for every output j input i reaches (times
     [s_in[b, i] < bound[b, j]] when ``gated``); kern (C_out, F)."""
-    h, w, wo, k, s, p = geo[0], geo[1], geo[3], geo[4], geo[5], geo[6]
+    k = geo[4]
     n_pos = geo[2] * geo[3]
     c_out, F = kern.shape
     c_in = F // (k * k)
     field = np.zeros(F, np.int32)
+    idx = np.empty(F, np.intp)
     acc = np.empty(F, np.float64)
     for b in range(d.shape[0]):
         for pos in range(n_pos):
@@ -80,7 +90,7 @@ def spread_kernel(d, kern, geo, s_in, bound, gated, e):
                 if not any_error:
                     acc[:] = 0
                     if gated:
-                        gather_field(s_in[b], pos, geo, c_in, field)
+                        gather_field(s_in[b], pos, geo, c_in, idx, field)
                     any_error = True
                 bd = np.int32(bound[b, c * n_pos + pos]) if gated else np.int32(FAR + 1)
                 row = kern[c]
@@ -88,17 +98,10 @@ def spread_kernel(d, kern, geo, s_in, bound, gated, e):
                     acc[f] += row[f] * dd * (field[f] < bd)
             if not any_error:
                 continue
-            y0 = (pos // wo) * s - p
-            x0 = (pos % wo) * s - p
-            f = 0
-            for ci in range(c_in):
-                for ky in range(k):
-                    iy = y0 + ky
-                    for kx in range(k):
-                        ix = x0 + kx
-                        if 0 <= iy < h and 0 <= ix < w:
-                            e[b, (ci * h + iy) * w + ix] += acc[f]
-                        f += 1
+            field_inputs(pos, geo, c_in, idx)
+            for f in range(F):
+                if idx[f] >= 0:
+                    e[b, idx[f]] += acc[f]
 
 
 def _errors(d: np.ndarray, layer: Layer) -> np.ndarray:
