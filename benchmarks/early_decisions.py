@@ -92,7 +92,7 @@ def plot(rows: list[dict], png: Path, dataset: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     for rivals, (style, label) in VARIANTS.items():
         part = [r for r in rows if r["rivals"] == rivals or r["weight"] == 0]
-        if not any(r["rivals"] == rivals for r in part):
+        if not any(r["rivals"] == rivals and r["weight"] > 0 for r in part):
             continue
         xs, ys = [r["cycles"] for r in part], [100 * r["strict"] for r in part]
         ax.plot(xs, ys, style, label=label)
