@@ -4,6 +4,8 @@
     python benchmarks/early_decisions.py --weights 0 0.3 1 --max-minutes 6 \
         --out benchmarks/results/early_decisions_mnist.txt
     python benchmarks/early_decisions.py --weights 0.01 0.03 --rivals ...   (--early-rivals)
+    python benchmarks/early_decisions.py --weights 0.003 --rivals --relative --shift 1 \
+        --early-step 40 --max-minutes 4 ...     (--early-relative, shifted training images)
     python benchmarks/early_decisions.py --checkpoints runs/early/*.npz --out ...
 
 Trains one network per weight (same seed and options otherwise; checkpoints kept under
@@ -42,12 +44,14 @@ from model.decision import accuracy  # noqa: E402
 from model.loop import train  # noqa: E402
 from model.network import forward  # noqa: E402
 
-HEADER = (f"{'weight':>6} {'R':>4} {'rivals':>6} {'strict':>7} {'paper':>7} {'ties':>7} "
+HEADER = (f"{'weight':>6} {'R':>4} {'rivals':>6} {'theta':>8} {'strict':>7} {'paper':>7} {'ties':>7} "
           f"{'no-spike':>8} {'step':>6} "
           f"{'cycles':>7} {'p99':>5}  checkpoint")
 
-TRAINING = ("hidden", "theta", "epochs", "max_minutes", "threads", "seed", "early", "early_step",
-            "early_rivals")
+TRAINING = ("hidden", "theta", "epochs", "max_minutes", "threads", "seed", "shift", "early",
+            "early_step", "early_rivals", "early_relative", "early_warmup")
+VARIANTS = {"no": ("o-", "--early"), "yes": ("s--", "--early-rivals"),
+            "rel": ("^:", "--early-rivals --early-relative")}
 # The project's targets: (strict accuracy %, mean cycles per test image) per dataset.
 TARGETS = {"mnist": (97.5, 80), "fashion-mnist": (87.5, 220)}
 
@@ -63,8 +67,10 @@ def figures(path: Path, data_dir, threads: int) -> dict:
     offsets, ev_t, _ = images_to_events(x)
     c = predict_many(offsets, ev_t, f.spikes, full=False, timing=core.timing)
     cfg = ck.meta.get("config", {})
-    return {"dataset": ck.meta.get("dataset", "mnist"), "weight": cfg.get("early", 0.0), "step_ref": cfg.get("early_step", 0),
-            "rivals": cfg.get("early_rivals", False),
+    rivals = ("rel" if cfg.get("early_relative") else "yes") if cfg.get("early_rivals") else "no"
+    return {"dataset": ck.meta.get("dataset", "mnist"), "weight": cfg.get("early", 0.0),
+            "step_ref": cfg.get("early_step", 0), "rivals": rivals,
+            "theta": "/".join(map(str, ck.thetas)),
             "strict": accuracy(d, y)[0], "paper": accuracy(d, y)[1],
             "ties": float(d.tie.mean()), "no_spike": float(d.no_spike.mean()),
             "step": float(d.step.mean()), "cycles": float(c.mean()),
@@ -72,7 +78,7 @@ def figures(path: Path, data_dir, threads: int) -> dict:
 
 
 def row(r: dict) -> str:
-    return (f"{r['weight']:6g} {r['step_ref']:4d} {'yes' if r['rivals'] else 'no':>6} "
+    return (f"{r['weight']:6g} {r['step_ref']:4d} {r['rivals']:>6} {r['theta']:>8} "
             f"{r['strict']:7.4f} {r['paper']:7.4f} "
             f"{100 * r['ties']:6.2f}% "
             f"{100 * r['no_spike']:7.2f}% {r['step']:6.1f} {r['cycles']:7.1f} "
@@ -84,15 +90,16 @@ def plot(rows: list[dict], png: Path, dataset: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
-    for rivals, style in ((False, "o-"), (True, "s--")):
+    for rivals, (style, label) in VARIANTS.items():
         part = [r for r in rows if r["rivals"] == rivals or r["weight"] == 0]
-        if not any(r["rivals"] == rivals for r in part):
+        if not any(r["rivals"] == rivals and r["weight"] > 0 for r in part):
             continue
         xs, ys = [r["cycles"] for r in part], [100 * r["strict"] for r in part]
-        ax.plot(xs, ys, style, label="--early-rivals" if rivals else "--early")
+        ax.plot(xs, ys, style, label=label)
         for r, x, y in zip(part, xs, ys):
-            ax.annotate(f"{r['weight']:g}", (x, y), textcoords="offset points", xytext=(4, 4))
-    ax.legend(title="weight w", fontsize=8)
+            ax.annotate(f"{r['weight']:g}/{r['step_ref']}", (x, y), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7)
+    ax.legend(title="weight w / step R", fontsize=8)
     ax.set_xlabel("mean cycles per test image (core defaults, early mode)")
     ax.set_ylabel("strict test accuracy (%)")
     if dataset in TARGETS:
@@ -117,6 +124,9 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoints", nargs="+", help="report these instead of training")
     ap.add_argument("--early-step", type=int, default=TrainConfig.early_step)
     ap.add_argument("--rivals", action="store_true", help="train with --early-rivals")
+    ap.add_argument("--relative", action="store_true", help="train with --early-relative")
+    ap.add_argument("--shift", type=int, default=0, help="train with --shift N")
+    ap.add_argument("--warmup", type=float, default=0.0, help="train with --early-warmup F")
     ap.add_argument("--dataset", default="mnist")
     ap.add_argument("--hidden", type=int, nargs="+", default=[600])
     ap.add_argument("--theta", type=int, nargs="+", default=[])
@@ -138,17 +148,23 @@ def main(argv=None) -> int:
             f"samples/s), {len(m['history'])} epochs, epoch {m['selected_epoch']} kept; "
             f"config {dict((k, m['config'][k]) for k in TRAINING if k in m['config'])}")
     for w in [] if a.checkpoints else a.weights:
-        name = f"{a.dataset}-{'-'.join(map(str, a.hidden))}-early{w:g}{'r' if a.rivals else ''}"
+        name = (f"{a.dataset}-{'-'.join(map(str, a.hidden))}-early{w:g}"
+                f"{'r' if a.rivals else ''}{'rel' if a.relative else ''}-R{a.early_step}"
+                f"{''.join(f'-t{t}' for t in a.theta)}{f'-s{a.shift}' if a.shift else ''}"
+                f"{f'-wu{a.warmup:g}' if a.warmup else ''}")
         path = Path(a.runs_dir) / f"{name}.npz"
         path.parent.mkdir(parents=True, exist_ok=True)
         cfg = TrainConfig(dataset=a.dataset, hidden=a.hidden, theta=a.theta, epochs=a.epochs,
                           max_minutes=a.max_minutes, threads=a.threads, seed=a.seed,
                           early=w, early_step=a.early_step, early_rivals=a.rivals,
+                          early_relative=a.relative, shift=a.shift, early_warmup=a.warmup,
                           train_subset=a.train_subset)
         t0 = time.time()
         ck, hist = train(cfg, a.data_dir, path, progress=False, log=lambda s: None)
         log(f"# trained --early {w:g} --early-step {a.early_step}"
-            f"{' --early-rivals' if a.rivals else ''}: {len(hist)} epochs, "
+            f"{' --early-rivals' if a.rivals else ''}{' --early-relative' if a.relative else ''}"
+            f"{f' --shift {a.shift}' if a.shift else ''}"
+            f"{f' --early-warmup {a.warmup:g}' if a.warmup else ''}: {len(hist)} epochs, "
             f"{ck.meta['history'][-1]['samples']} samples in {time.time() - t0:.0f} s "
             f"({ck.meta['samples_per_second']:.0f} samples/s), epoch "
             f"{ck.meta['selected_epoch']} kept; {load_text()}")

@@ -145,6 +145,13 @@ class TrainConfig:
     early_rivals: bool = option(False, "with --early: also push the other output neurons "
                                 "that crossed at the decision step back below theta (fewer "
                                 "tied or wrong early decisions)", group=DECISION)
+    early_relative: bool = option(False, "with --early-rivals: push the other output neurons "
+                                  "one unit below the label's potential at the decision step "
+                                  "instead of below theta (the strict decision's condition)",
+                                  group=DECISION)
+    early_warmup: float = option(0.0, "with --early: the weight rises linearly from 0 over "
+                                 "this fraction of the training (0..1; 0 = from the start, "
+                                 "default %(default)s)", group=DECISION)
     lr_f: float = option(0.01, "per-sample step on the threshold scale fact "
                          "(default %(default)s)", group=BS4NN)
     gamma: int = option(1, "target margin, time steps (default %(default)s)", group=BS4NN)
@@ -199,6 +206,7 @@ class TrainConfig:
         need(self.lr_f >= 0, "lr_f", self.lr_f, "a number >= 0")
         need(self.gamma >= 0, "gamma", self.gamma, "an integer >= 0")
         need(self.early >= 0, "early", self.early, "a number >= 0 (0: off)")
+        need(0 <= self.early_warmup <= 1, "early_warmup", self.early_warmup, "a number in 0..1")
         need(0 <= self.early_step < LAST_STEP, "early_step", self.early_step,
              f"an integer in 0..{LAST_STEP - 1}")
         need(self.gumbel_temperature > 0, "gumbel_temperature", self.gumbel_temperature,
@@ -231,6 +239,8 @@ class TrainConfig:
             raise ValueError("--real trains with the bs4nn rule only")
         if self.early and self.rule != "decision":
             raise ValueError("--early trains with the decision rule only")
+        if self.early_relative and not self.early_rivals:
+            raise ValueError("--early-relative needs --early-rivals")
         opt = self.optimizer or ("adam" if self.rule == "decision" else "sgd")
         if opt not in ("sgd", "adam"):
             raise ValueError(f"optimizer {opt!r}: expected sgd or adam")

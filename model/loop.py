@@ -25,6 +25,7 @@ from .data import load
 from .optim import LatentOptimizer
 from .posterior import DISTRIBUTION
 from .rules import RULES
+from .rules.early import ramped
 from .trainable import Net
 
 
@@ -34,6 +35,7 @@ class Trainer:
     def __init__(self, net: Net, cfg: TrainConfig, rng: np.random.Generator | None = None,
                  n_train: int = 1):
         self.net, self.cfg = net, cfg
+        self.rule_cfg = cfg             # cfg with this step's early weight (--early-warmup)
         self.rule = RULES[cfg.rule]
         # The bayes rule: a distribution over the signs, sampled and updated by the rule.
         self.posterior = (self.rule.Posterior(net, cfg, rng, n_train)
@@ -71,8 +73,8 @@ class Trainer:
         by_events = np.argsort((s_in < LAST_STEP).sum(axis=1), kind="stable")
         parts = [by_events[k::self.cfg.threads] for k in range(self.cfg.threads)]
         parts = [p for p in parts if len(p)]
-        job = lambda p: self.rule.gradients(self.net, s_in[p], labels[p], self.cfg,  # noqa: E731
-                                            signs)
+        job = lambda p: self.rule.gradients(self.net, s_in[p], labels[p],  # noqa: E731
+                                            self.rule_cfg, signs)
         if self.pool and len(parts) > 1:
             outs = list(self.pool.map(job, parts))
         else:
@@ -142,6 +144,7 @@ def run_epoch(trainer: Trainer, x: np.ndarray, y: np.ndarray, rng: np.random.Gen
         done = (epoch - 1 + k / steps_per_epoch) / cfg.epochs if cfg.epochs else 0.0
         frac = max(done, (time.time() - t0) / budget)
         f = schedule(frac, cfg)
+        trainer.rule_cfg = ramped(cfg, frac)
         loss, acc = trainer.step(translate(x[idx], cfg.shift, rng), y[idx],
                                  cfg.lr * f, cfg.lr_f * f)
         losses.append(loss)

@@ -11,7 +11,7 @@ from contract.numerics import LAST_STEP, encode_latency
 from model.config import TrainConfig
 from model.loop import train
 from model.network import forward
-from model.rules import decision_ce
+from model.rules import decision_ce, early
 from model.rules.decision_ce import decision_step, surrogate
 from model.trainable import Net
 
@@ -31,7 +31,8 @@ def _setup(mnist, early: float, early_step: int, n=64):
 def _hand_term(net, s_in, y, cfg):
     """The term's gradient from its definition, one sample and one step at a time:
     L = w max(0, theta - V_y(r)) / tau, r = min(t*, R), with --early-rivals plus
-    w max(0, V_k(r) - theta + 1) / tau for k != y; hidden neurons through the surrogate at
+    w max(0, V_k(t*) - theta + 1) / tau for k != y on images decided by R (with
+    --early-relative w max(0, V_k(t*) - V_y(t*) + 1) / tau instead); hidden neurons through the surrogate at
     their peak potential over the steps with events up to r - 1."""
     w_hid, w_out = (np.where(w >= 0, 1, -1).astype(np.float64) for w in net.W)
     theta, unit = net.thetas[-1], cfg.early / cfg.tau
@@ -48,9 +49,15 @@ def _hand_term(net, s_in, y, cfg):
             loss += unit * (theta - v[y[b]])
             dv[y[b]] = -unit
         for k in range(len(v)):
-            if cfg.early_rivals and k != y[b] and v[k] >= theta:
+            if not cfg.early_rivals or k == y[b] or r < t_star[b]:
+                continue
+            if cfg.early_relative and v[k] >= v[y[b]]:                # one unit below V_y
+                loss += unit * (v[k] - v[y[b]] + 1)
+                dv[k] += unit
+                dv[y[b]] -= unit
+            elif not cfg.early_relative and v[k] >= theta:
                 loss += unit * (v[k] - theta + 1)
-                dv[k] = unit
+                dv[k] += unit
         if not dv.any():
             continue
         rows += 1
@@ -68,17 +75,19 @@ def _hand_term(net, s_in, y, cfg):
     return dW, loss, rows
 
 
-@pytest.mark.parametrize("early_step, rivals", [(2, False), (6, False), (40, False),
-                                                (6, True), (40, True)])
-def test_term_gradient_is_the_hinge_by_hand(mnist, early_step, rivals):
+@pytest.mark.parametrize("early_step, rivals, relative", [
+    (2, False, False), (6, False, False), (40, False, False), (6, True, False),
+    (40, True, False), (6, True, True), (40, True, True)])
+def test_term_gradient_is_the_hinge_by_hand(mnist, early_step, rivals, relative):
     cfg0, net, s_in, y = _setup(mnist, 0.0, early_step)
-    cfg = TrainConfig(**{**vars(cfg0), "early": 1.5, "early_rivals": rivals})
+    cfg = TrainConfig(**{**vars(cfg0), "early": 1.5, "early_rivals": rivals,
+                         "early_relative": relative})
     d0, _, loss0, c0 = decision_ce.gradients(net, s_in, y, cfg0)
     d1, _, loss1, c1 = decision_ce.gradients(net, s_in, y, cfg)
     hand, hand_loss, rows = _hand_term(net, s_in, y, cfg)
     assert rows > 5                              # the hinge is active on several images
     if rivals:                                   # and the rivals' part on some of them
-        plain = TrainConfig(**{**vars(cfg), "early_rivals": False})
+        plain = TrainConfig(**{**vars(cfg), "early_rivals": False, "early_relative": False})
         assert hand_loss > _hand_term(net, s_in, y, plain)[1]
     assert c1 == c0 and loss1 - loss0 == pytest.approx(hand_loss, rel=1e-5)
     for a, b, h in zip(d1, d0, hand):
@@ -109,6 +118,8 @@ def test_bad_early_options():
         TrainConfig(early_step=255).resolved()
     with pytest.raises(ValueError, match="decision rule"):
         TrainConfig(early=1.0, rule="bs4nn").resolved()
+    with pytest.raises(ValueError, match="--early-relative needs --early-rivals"):
+        TrainConfig(early=1.0, early_relative=True).resolved()
 
 
 def _decisions(ck, images):
@@ -147,3 +158,20 @@ def test_term_through_conv_and_pool_equals_dense(mnist):
     np.testing.assert_allclose(gc[0].reshape(12, 784), gd[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gc[1], gd[1], rtol=1e-5, atol=1e-6)
     assert np.abs(gd[0] - g0[0]).sum() > 0
+
+
+def test_warmup_ramps_the_weight(mnist):
+    """--early-warmup 0.5: weight 0 at the start (the plain rule, bit for bit), half at a
+    quarter of the run, the full weight from half-way on; no warmup: the config itself."""
+    cfg0, net, s_in, y = _setup(mnist, 0.0, 6)
+    cfg = TrainConfig(**{**vars(cfg0), "early": 2.0, "early_warmup": 0.5})
+    assert early.ramped(cfg0, 0.3) is cfg0
+    plain = TrainConfig(**{**vars(cfg), "early_warmup": 0.0})
+    assert early.ramped(plain, 0.1) is plain
+    assert [early.ramped(cfg, p).early for p in (0.0, 0.25, 0.5, 0.9)] == [0.0, 1.0, 2.0, 2.0]
+    a, b = (decision_ce.gradients(net, s_in, y, c) for c in (early.ramped(cfg, 0.0), cfg0))
+    assert a[2] == b[2] and a[3] == b[3]
+    for x, z in zip(a[0], b[0]):
+        np.testing.assert_array_equal(x, z)
+    with pytest.raises(UsageError, match="--early-warmup 1.5"):
+        TrainConfig(early=1.0, early_warmup=1.5).resolved()

@@ -126,7 +126,9 @@ def gradients(net, s_in: np.ndarray, y: np.ndarray, cfg, signs=None):
     extra, dv = early.hinge(v[now, y[now]], net.thetas[-1], cfg.early, cfg.tau)
     g[now, y[now]] += dv                        # decided by R: the term reads V(t*) too
     if cfg.early_rivals:
-        loss_rivals, dv_rivals = early.rivals(v[now], y[now], net.thetas[-1], cfg.early, cfg.tau)
+        loss_rivals, dv_rivals = (
+            early.relative_rivals(v[now], y[now], cfg.early, cfg.tau) if cfg.early_relative
+            else early.rivals(v[now], y[now], net.thetas[-1], cfg.early, cfg.tau))
         g[now] += dv_rivals
         extra += loss_rivals
     dWs = backward(net, signs, inputs, scans, t_star, a, g, cfg)

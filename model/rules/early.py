@@ -18,9 +18,14 @@ Dividing by tau puts ``weight`` on the cross-entropy's scale (its error on V is 
 With ``--early-rivals`` the other output neurons k != y of an image decided by R also get
 weight * max(0, V_k(t*) - theta_out + 1) / tau: a rival that crossed at t* (a tie, or a
 wrong early winner) is pushed back below theta, so early decisions are won alone. On a
-late image no neuron has crossed by R, so that part is 0 there.
+late image no neuron has crossed by R, so that part is 0 there. With ``--early-relative``
+the rivals are measured against the label instead of theta:
+weight * max(0, V_k(t*) - V_y(t*) + 1) / tau, the strict decision's own condition (the
+label's potential above every other one at t*, so that "Ties" cannot pick another class).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -44,3 +49,24 @@ def rivals(v: np.ndarray, y: np.ndarray, theta: float, weight: float, tau: float
     over[np.arange(len(y)), y] = 0.0
     loss = float(weight * over.sum() / tau)
     return loss, np.where(over > 0, weight / tau, 0.0).astype(np.float32)
+
+
+def relative_rivals(v: np.ndarray, y: np.ndarray, weight: float, tau: float):
+    """(summed loss, dL/dV (B, N_out)) of weight * sum_{k != y} max(0, V_k - V_y + 1) / tau:
+    every other neuron pushed one unit below the label's potential, the label lifted once
+    per such rival."""
+    rows = np.arange(len(y))
+    over = np.maximum(0.0, v - v[rows, y][:, None] + 1)
+    over[rows, y] = 0.0
+    loss = float(weight * over.sum() / tau)
+    g = np.where(over > 0, weight / tau, 0.0).astype(np.float32)
+    g[rows, y] = -g.sum(axis=1)
+    return loss, g
+
+
+def ramped(cfg, progress: float):
+    """``cfg`` with the early weight at training progress 0..1 (``cfg`` itself without
+    --early-warmup): weight * min(1, progress / warmup)."""
+    if not cfg.early or not cfg.early_warmup:
+        return cfg
+    return replace(cfg, early=cfg.early * min(1.0, max(progress, 0.0) / cfg.early_warmup))
