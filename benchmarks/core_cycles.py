@@ -27,14 +27,15 @@ from contract.artifacts import load_artifacts  # noqa: E402
 from contract.events import images_to_events  # noqa: E402
 from hdl.core import BS4NNCore, CoreNetwork  # noqa: E402
 from hdl.cycle_model import predict_many  # noqa: E402
-from hdl.cycles import parse_config, standard_configs  # noqa: E402
+from hdl.cycles import parse_config, percentiles, standard_configs  # noqa: E402
 from model.data import load  # noqa: E402
 from model.network import forward  # noqa: E402
 
 
 def stats(c: np.ndarray) -> str:
-    return (f"{c.mean():8.1f} {np.percentile(c, 50):6.0f} {np.percentile(c, 99):6.0f} "
-            f"{c.max():6d} {100e6 / c.mean() / 1e6:8.2f}")
+    p = percentiles(c)
+    return (f"{p['mean']:8.1f} {p['p50']:6.0f} {p['p99']:6.0f} {p['max']:6d} "
+            f"{100e6 / p['mean'] / 1e6:8.2f}")
 
 
 def main(argv=None) -> int:

@@ -3,8 +3,8 @@ epoch with the best validation accuracy (strict) kept, the test set evaluated at
 from __future__ import annotations
 
 import itertools
-import re
 import math
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -23,8 +23,6 @@ from contract.files import atomic_path
 from sim.harness import PERIOD_NS, Harness, PassResult, event_payloads
 from sim.scoreboard import check_image
 
-__all__ = ["PERIOD_NS", "Harness", "PassResult", "event_payloads", "regress"]
-
 
 def chunks(images: list, sizes: list[int], limits: dict):
     """Indices of ``images`` in runs that fit one batch (``limits``: images, events)."""

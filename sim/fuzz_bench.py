@@ -22,7 +22,7 @@ from contract.files import atomic_path
 from hdl.core import CoreNetwork
 from hdl.cycle_model import predict_cycles
 from hdl.weight_loader import LOAD_BITS, load_words
-from sim.bench import PERIOD_NS, Harness, event_payloads
+from sim.harness import PERIOD_NS, Harness, event_payloads
 from sim.scoreboard import check_image
 
 MODES = ("early", "full")
