@@ -46,16 +46,21 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
-def check_output_file(path: str | os.PathLike, what: str) -> Path:
+def check_output_file(path: str | os.PathLike, what: str, *,
+                      keep_existing: bool = False) -> Path:
     """Refuse, before any long work, an output file that could not be written.
 
     ``what`` names the option (e.g. ``--out``). Refused: an existing directory, a parent
-    that is a file or cannot be created, a parent folder without write permission. Creates
+    that is a file or cannot be created, a parent folder without write permission, and with
+    ``keep_existing`` any existing file (the command's ``--force`` replaces one). Creates
     nothing; returns ``Path(path)``.
     """
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{what} {path}: is a directory, expected a file name")
+    if keep_existing and path.exists():
+        raise UsageError(f"{what} {path}: already exists; choose another name or pass "
+                         "--force to replace it")
     if path.name in ("", ".", ".."):
         raise UsageError(f"{what} {path}: is not a file name")
     base = _nearest_existing(path.absolute().parent)

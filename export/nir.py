@@ -86,12 +86,14 @@ def main(argv=None) -> int:
                         "(0: none; default %(default)s)")
     p.add_argument("--data-dir", default=None, help="dataset folder (default: $BS4NN_DATA, ...)")
     p.add_argument("--dataset", default=None, help="override the checkpoint's meta['dataset']")
+    p.add_argument("--force", action="store_true",
+                   help="replace NET.nir (and NET.golden.h5) when they exist")
     a = p.parse_args(argv)
     if a.golden < 0:
         raise UsageError(f"--golden {a.golden}: expected a count >= 0")
-    check_output_file(a.out, "--out")
+    check_output_file(a.out, "--out", keep_existing=not a.force)
     if a.golden:
-        check_output_file(golden_path(a.out), "--out (golden sidecar)")
+        check_output_file(golden_path(a.out), "--out (golden sidecar)", keep_existing=not a.force)
         check_data_dir(a.data_dir)
     nir = require_nir()
     ck = load_checkpoint(a.checkpoint)

@@ -92,8 +92,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="checkpoint to write")
     p.add_argument("--dataset", default="mnist",
                    help="meta['dataset'] when the graph does not carry one (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace --out when it exists")
     a = p.parse_args(argv)
-    check_output_file(a.out, "--out")
+    check_output_file(a.out, "--out", keep_existing=not a.force)
     graph = read_graph(a.graph)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -236,6 +236,11 @@ CASES = [
          ("net.nir", "node 'lif1': thresholds give theta 1..16"), nir_file(neuron=SPREAD)),
     Case("nir-import-out-is-directory", NI, ("{tmp}/net.nir", "--out", "{tmp}/runs"),
          ("--out", "is a directory"), nir_file()),
+    Case("nir-export-out-exists", NE, ("{ck}", "--out", "{tmp}/notes.txt"),
+         ("--out", "notes.txt", "already exists", "--force"), text_file("notes.txt")),
+    Case("nir-import-out-exists", NI, ("{tmp}/net.nir", "--out", "{tmp}/notes.txt"),
+         ("--out", "notes.txt", "already exists", "--force"),
+         lambda tmp: (nir_file()(tmp), text_file("notes.txt")(tmp))),
     # export.weights: --out / --force safety, network validation, options, --check
     Case("export-force-over-checkpoint-folder", E, ("{ck}", "--out", "{tmp}/runs", "--force"),
          ("--out", "holds the checkpoint")),
