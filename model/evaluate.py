@@ -80,7 +80,7 @@ def calibration(a) -> int:
         raise UsageError("--split: --calibration reports the test split (temperatures are "
                          "fitted on the validation split)")
     if a.plot:
-        check_output_file(a.plot, "--plot")
+        check_output_file(a.plot, "--plot", keep_existing=not a.force)
     r = calibration_report(a.checkpoint, a.data_dir, a.samples, a.seed, a.plot)
     print(json.dumps(r, sort_keys=True) if a.json else format_report(r))
     return 0
@@ -101,6 +101,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled networks")
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="with --calibration: write the reliability diagram")
+    p.add_argument("--force", action="store_true", help="replace --plot when it exists")
     a = p.parse_args(argv)
     if a.calibration or a.samples or a.plot:
         return calibration(a)

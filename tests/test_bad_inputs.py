@@ -198,6 +198,8 @@ CASES = [
          ("--samples -1",)),
     Case("evaluate-plot-is-directory", V, ("{ck}", "--calibration", "--plot", "{tmp}/runs"),
          ("--plot", "is a directory")),
+    Case("evaluate-plot-exists", V, ("{ck}", "--calibration", "--plot", "{tmp}/notes.txt"),
+         ("--plot", "notes.txt", "already exists", "--force"), text_file("notes.txt")),
     Case("evaluate-calibration-mode-real", V, ("{tmp}/runs/bad.npz", "--calibration"),
          ("bad.npz", "binary checkpoint"), bad_ckpt(mode="real")),
     Case("evaluate-data-dir-empty-offline", V, ("{ck}", "--data-dir", "{tmp}/empty"),
