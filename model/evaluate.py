@@ -67,6 +67,7 @@ def evaluate_checkpoint(path, data_dir=None, split: str = "test") -> dict:
             "strict": round(strict, 6), "paper": round(paper, 6),
             "ties": int(f.decision.tie.sum()), "no_spike": int(f.decision.no_spike.sum()),
             "mean_spikes": [round(float((s < SILENT).sum()) / len(part), 3) for s in f.spikes],
+            "mean_step": round(float(f.decision.step.mean()), 2),
             "seconds": round(dt, 2), "images_per_second": round(len(part) / max(dt, 1e-9), 1)}
 
 
@@ -112,7 +113,8 @@ def main(argv=None) -> int:
         print(f"{r['checkpoint']}: {r['dataset']} {r['split']} ({r['n']} images), {r['mode']} "
               f"{r['arch']} {r['widths']} theta {r['theta']}\n"
               f"  strict accuracy {r['strict']:.4f}   paper accuracy {r['paper']:.4f}\n"
-              f"  ties {r['ties']}   no output spike {r['no_spike']}\n"
+              f"  ties {r['ties']}   no output spike {r['no_spike']}   "
+              f"mean decision step {r['mean_step']}\n"
               f"  mean spikes per image per layer {r['mean_spikes']}   "
               f"({r['images_per_second']:.0f} images/s)")
     return 0
