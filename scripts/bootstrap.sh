@@ -22,6 +22,6 @@ STAMP="$VENV/.bs4nn-installed"
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
   echo "[bootstrap] installing Python packages"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e "$ROOT[dev,formal,nir]"
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[dev,formal,nir,cluster]"
   touch "$STAMP"
 fi

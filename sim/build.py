@@ -22,11 +22,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from contract.artifacts import load_artifacts
 from contract.files import atomic_path
+from sim.shards import LocalShards, Shard
 from sim.wrapper import TOP, bench_verilog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,6 +50,19 @@ def merge_reports(images, reports: list[dict]) -> dict:
             "sim_cycles": sum(rep["sim_cycles"] for rep in reports),
             "stopped": "; ".join(stopped) or None, "requested": len(images),
             "jobs": len(reports), "work_dir": [rep.get("work_dir") for rep in reports]}
+
+
+@contextmanager
+def build_lock(path: Path):
+    """Hold an exclusive lock on ``path`` (created): one process at a time builds a key, also
+    when several workers of a cluster share a machine or a filesystem."""
+    import fcntl
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _tool_env(simulator: str):
@@ -131,24 +145,33 @@ class Bench:
         ident = repr((sorted(self.core_params.items()), None))   # None: keeps earlier keys
         key = hashlib.sha256(self._network_id() + ident.encode()
                              + _sources_hash().encode()).hexdigest()[:16]
+        root = Path(build_root or REPO / "sim_build").resolve()
         if build_key is not None:       # reuse an existing build, whatever hdl/ holds now
-            if not (Path(build_root or REPO / "sim_build") / f"core-{build_key}" / "bench.json").is_file():
+            if not (root / f"core-{build_key}" / "bench.json").is_file():
                 raise FileNotFoundError(f"no generated core with build key {build_key!r} under "
-                                        f"{build_root or REPO / 'sim_build'}")
+                                        f"{root}")
             key = build_key
-        self.key = key
-        root = Path(build_root or REPO / "sim_build")
+        self.key, self.root, self.requested_key = key, root, build_key
         self.gen_dir = root / f"core-{key}"            # generated Verilog, shared by simulators
         self.build_dir = root / f"{simulator}{'-waves' if waves else ''}-{key}"
         self.gen_dir.mkdir(parents=True, exist_ok=True)
         self.build_dir.mkdir(parents=True, exist_ok=True)
-        self.layouts, self.timing = self._prepare()
+        with build_lock(root / f"{self.gen_dir.name}.lock"):
+            self.layouts, self.timing = self._prepare()
         meta = json.loads((self.gen_dir / "bench.json").read_text())
         if "max_events" not in meta:
             raise RuntimeError(f"{self.gen_dir}: generated for an older bench harness (wide "
                                f"ev_buf vectors); build it again without --build-key")
         self._max_events = meta["max_events"]
-        self._build()
+        with build_lock(root / f"{self.build_dir.name}.lock"):
+            self._build()
+
+    def recipe(self) -> dict:
+        """The keyword arguments that make this bench again in another process (a cluster
+        worker: sim/shards.py), with absolute paths."""
+        return {"artifacts": str(self.artifacts.resolve()), "simulator": self.simulator,
+                "core_params": self.core_params, "waves": self.waves,
+                "build_root": str(self.root), "build_key": self.requested_key}
 
     def _network_id(self) -> bytes:
         """What the core is built from (widths, thresholds, ROM checksums), not the vectors:
@@ -234,33 +257,24 @@ class Bench:
             progress: bool = True, max_failures: int = 50,
             log_file: str | Path | None = None, strict_cycles: bool = False,
             cycle_model: bool = True, debug_every: int = 1, max_wall_s: float | None = None,
-            jobs: int = 1) -> dict:
+            jobs: int = 1, shards=None) -> dict:
         """Run images [(set, index), ...]; returns the bench's report (records, wall_s, ...).
 
         passes: per image, "fast" (debug 0, no randomisation: result and cycle count, checked
         against hdl/cycle_model.py) and/or "debug" (debug 1: result and every spike) on every
         `debug_every`-th image; idle cycles and back-pressure in every `random_every`-th
         debug pass (0 = never). max_wall_s: start no new image after that many seconds.
-        jobs: split the images round-robin over that many simulator processes run at once
-        (the report merges theirs: records in the order of `images`, wall_s the longest).
+        jobs: split the images round-robin into that many shards, shard i seeded with seed + i,
+        run at once by ``shards`` (sim/shards.py; default: as many simulator processes here);
+        the report merges theirs (records in the order of `images`, wall_s the longest), so
+        it depends on `jobs`, not on where the shards ran.
         """
         bad = set(passes) - {"fast", "debug"}
         if bad or not passes:
             raise ValueError(f"passes {passes!r}: expected a non-empty subset of fast, debug")
         images = list(images)
-        if jobs > 1 and len(images) > 1:
-            kw = dict(mode=mode, passes=passes, random_every=random_every, idle=idle, stall=stall,
-                      keep_spikes=keep_spikes, progress=progress,
-                      max_failures=max_failures, strict_cycles=strict_cycles,
-                      cycle_model=cycle_model, debug_every=debug_every, max_wall_s=max_wall_s)
-            parts = [images[i::jobs] for i in range(min(jobs, len(images)))]
-            with ThreadPoolExecutor(len(parts)) as pool:
-                reports = list(pool.map(
-                    lambda ip: self.run(ip[1], seed=seed + ip[0], log_file=log_file and
-                                        f"{log_file}.{ip[0]}", **kw), enumerate(parts)))
-            return merge_reports(images, reports)
-        job = {"artifacts": str(self.artifacts.resolve()), "images": [[s, int(n)] for s, n in images],
-               "layouts": self.layouts, "mode": mode, "passes": list(passes), "seed": seed,
+        n = max(1, min(jobs, len(images)))
+        job = {"artifacts": str(self.artifacts.resolve()), "mode": mode, "passes": list(passes),
                "timing": self.timing, "strict_cycles": strict_cycles,
                "batch": {"images": BATCH_IMAGES, "events": self._max_events},
                "cycle_model": cycle_model and self.timing is not None,
@@ -269,7 +283,10 @@ class Bench:
                "keep_spikes": [list(x) for x in keep_spikes], "progress": progress,
                "simulator": self.simulator, "max_failures": max_failures,
                "load": self.load_words(self.art)}
-        return self.run_job(job, log_file)
+        parts = [Shard(self, dict(job, images=[[s, int(k)] for s, k in images[i::n]], seed=seed + i),
+                       log_file and (f"{log_file}.{i}" if n > 1 else log_file))
+                 for i in range(n)]
+        return merge_reports(images, (shards or LocalShards(n)).run(parts))
 
     def load_words(self, art) -> list[int] | None:
         """``art``'s network as i_load words for a runtime-weights build (else None)."""

@@ -2,6 +2,7 @@
 
     python -m sim.fuzz --nets 100 --seed 1
     python -m sim.fuzz --nets 1000 --seed 7 --simulator verilator --images 20 --jobs 2
+    python -m sim.fuzz --nets 1000 --seed 7 --scheduler tcp://HOST:8786 --json fuzz.json
 
 ``python -m export.fuzz_cases generate`` (a separate process: sim/ never imports model/ or
 export/) writes one artifact directory per random network (2 to 4 weight layers, threshold
@@ -11,22 +12,30 @@ shape through ``i_load`` and checks every image in early and full mode (decision
 times, cycle count) and every spike in a debug pass. A failing network is shrunk
 (sim/fuzz_shrink.py) to a reproducer artifact directory, whose path is printed. Exit 1 when
 any network fails.
+
+--jobs N: each shape's networks go to N shards run at once, as simulator processes here or,
+with --scheduler, as tasks on the workers of a Dask cluster (docs/cluster.md; default N: the
+cluster's worker threads); the records depend on N only, not on where the shards ran.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 from contract.cli import Parser, command
 from contract.errors import UsageError
+from contract.files import atomic_path, check_output_file
 from sim.build import BATCH_IMAGES, REPO, Bench
+from sim.shards import CONNECT_TIMEOUT_S, LocalShards, Shard, connect
 
 CORE = {"runtime_weights": True}
 
@@ -68,35 +77,37 @@ class Progress:
 
 
 def run_cases(benches: dict, cases: dict[str, list[str]], args, logs: Path,
-              progress_dir: Path | None = None) -> list[dict]:
-    """Every case (per shape) through its shape's bench, in ``args.jobs`` simulator
-    processes at a time, each taking a share of one shape's cases."""
-    tasks = [(shape, i, cs[i::args.jobs]) for shape, cs in cases.items()
-             for i in range(min(args.jobs, len(cs)))]
+              progress_dir: Path | None = None, shards=None) -> list[dict]:
+    """Every case (per shape) through its shape's bench in ``args.jobs`` shards per shape,
+    each taking a share of one shape's cases, run by ``shards`` (sim/shards.py; default:
+    ``args.jobs`` simulator processes here at a time)."""
     logs.mkdir(parents=True, exist_ok=True)
-
-    def one(task) -> list[dict]:
-        shape, i, part = task
+    tasks = []
+    for shape, cs in cases.items():
         bench = benches[shape]
-        job = {"cases": part, "debug_every": args.debug_every, "progress": False,
-               "inject_fault": args.inject_fault, "expect_failures": True,
-               "batch": {"images": BATCH_IMAGES, "events": bench._max_events}}
-        if progress_dir is not None:
-            job["progress_file"] = str(progress_dir / f"{shape}-{i}")
-        return bench.run_job(job, logs / f"{shape}-{i}.log", test_module="sim.fuzz_bench")["records"]
-
-    with ThreadPoolExecutor(args.jobs) as pool:
-        return [r for recs in pool.map(one, tasks) for r in recs]
+        for i in range(min(args.jobs, len(cs))):
+            job = {"cases": cs[i::args.jobs], "debug_every": args.debug_every, "progress": False,
+                   "inject_fault": args.inject_fault, "expect_failures": True,
+                   "batch": {"images": BATCH_IMAGES, "events": bench._max_events}}
+            if progress_dir is not None:
+                job["progress_file"] = str(progress_dir / f"{shape}-{i}")
+            tasks.append(Shard(bench, job, logs / f"{shape}-{i}.log", "sim.fuzz_bench"))
+    reports = (shards or LocalShards(args.jobs)).run(tasks)
+    return [r for rep in reports for r in rep["records"]]
 
 
 def check_args(args) -> None:
     for flag, v, low in (("--nets", args.nets, 1), ("--images", args.images, 1),
-                         ("--shapes", args.shapes, 1), ("--jobs", args.jobs, 1),
+                         ("--shapes", args.shapes, 1), ("--jobs", 1 if args.jobs is None else args.jobs, 1),
                          ("--debug-every", args.debug_every, 1), ("--shrink", args.shrink, 0)):
         if v < low:
             raise UsageError(f"{flag} {v}: expected an integer >= {low}")
+    if not args.connect_timeout > 0:
+        raise UsageError(f"--connect-timeout {args.connect_timeout}: expected seconds > 0")
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out}: is not a directory")
+    if args.json is not None:
+        check_output_file(args.json, "--json")
 
 
 @command
@@ -111,7 +122,17 @@ def main(argv=None) -> int:
                     help="network shapes (one build each; 2, 3, 4 weight layers in turn)")
     ap.add_argument("--shape-seed", type=int, default=0,
                     help="seed of the shapes (default 0: the same builds for every --seed)")
-    ap.add_argument("--jobs", type=int, default=2, help="simulator processes (2)")
+    ap.add_argument("--jobs", type=int, default=None, metavar="N",
+                    help="shards per shape run at once: simulator processes here (default 2) "
+                         "or, with --scheduler, tasks on the cluster (default: one per worker "
+                         "thread); the records depend on N only")
+    ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run the shards on the workers of the Dask cluster whose scheduler "
+                         "is at ADDRESS (tcp://host:8786; the cluster extra, docs/cluster.md)")
+    ap.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S, metavar="S",
+                    help=f"give up on --scheduler after S seconds (default {CONNECT_TIMEOUT_S:g})")
+    ap.add_argument("--json", type=Path, default=None, metavar="REPORT",
+                    help="write the summary and every network's record here")
     ap.add_argument("--debug-every", type=int, default=1, metavar="K",
                     help="debug pass (every spike) on every K-th image (1: all)")
     ap.add_argument("--shrink", type=int, default=3, metavar="N",
@@ -125,6 +146,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.out = args.out or REPO / "sim_build" / f"fuzz-{args.seed}"
     check_args(args)
+    with (connect(args.scheduler, args.connect_timeout) if args.scheduler else nullcontext()) as cluster:
+        args.jobs = args.jobs or (cluster.threads if cluster else 2)
+        return fuzz(args, cluster, "python -m sim.fuzz " + shlex.join(argv))
+
+
+def fuzz(args, cluster, command_line: str) -> int:
+    """Generate, build, run and shrink (main's work); 1 when any network fails."""
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     index = generate_cases(args, args.out / "cases")
     t_gen = time.perf_counter() - t0
@@ -142,7 +170,7 @@ def main(argv=None) -> int:
         f.write_text("")
     bar = Progress(args.nets, files, not args.quiet)
     try:
-        records = run_cases(benches, shapes, args, args.out / "logs", progress)
+        records = run_cases(benches, shapes, args, args.out / "logs", progress, cluster)
     finally:
         bar.close()
     failing = [r for r in records if r["failures"]]
@@ -154,11 +182,22 @@ def main(argv=None) -> int:
         print(f"reproducer: {p}")
     n_img = sum(r["images"] for r in records)
     wall = time.perf_counter() - t0
+    where = f" on the Dask cluster at {args.scheduler}" if args.scheduler else ""
     print(f"fuzz seed {args.seed}: {len(records)} networks in {len(shapes)} shapes "
           f"({builds} builds), {n_img} images x (early + full + debug every "
           f"{args.debug_every}): {len(failing)} failing; {wall:.0f} s (cases {t_gen:.0f} s, "
-          f"builds {t_build:.0f} s), {args.simulator}, {args.jobs} jobs, load average "
+          f"builds {t_build:.0f} s), {args.simulator}, {args.jobs} jobs{where}, load average "
           f"{load0:.1f} -> {os.getloadavg()[0]:.1f}")
+    if args.json is not None:
+        summary = {"seed": args.seed, "networks": len(records), "shapes": len(shapes),
+                   "builds": builds, "images": n_img, "failing": len(failing),
+                   "simulator": args.simulator, "jobs": args.jobs, "scheduler": args.scheduler,
+                   "debug_every": args.debug_every, "wall_s": wall, "cases_s": t_gen,
+                   "builds_s": t_build}
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps({"command": command_line, "summary": summary,
+                                       "records": records,
+                                       "reproducers": [str(p) for p in repros]}, indent=1))
     return 1 if failing else 0
 
 

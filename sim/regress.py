@@ -4,6 +4,7 @@
     python -m sim.regress artifacts/authors --simulator icarus --images 300 --mode full
     python -m sim.regress DIR --jobs 2                              # two simulator processes
     python -m sim.regress DIR --shard 0/2 --json part0.json       # and 1/2 elsewhere
+    python -m sim.regress DIR --scheduler tcp://HOST:8786         # on a Dask cluster
     python -m sim.regress DIR --images 20 --raster 7 --plots plots/
 
 Every image runs a "fast" pass (debug 0, source always valid, sinks always ready: the
@@ -14,6 +15,11 @@ and o_spike. In early mode spike times are compared up to the decision (times > 
 256 in `times`; debug spikes with time <= step + 1 must all be there), in full mode all of
 them. Exit status 1 on any mismatch. A raster (model beside hardware) is drawn for every
 mismatching image (up to 10) and for each --raster image.
+
+--jobs N splits the images into N shards (shard i seeded with --seed + i) run at once: as N
+simulator processes here, or with --scheduler as N tasks on the workers of a Dask cluster
+(docs/cluster.md; default N: the cluster's worker threads). The report depends on N only,
+not on where the shards ran.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import json
 import shlex
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +38,7 @@ from contract.cli import Parser, command
 from contract.errors import UsageError
 from contract.files import atomic_path, check_output_file
 from hdl.core_options import add_core_arguments, core_cli_args, core_kwargs
+from sim.shards import CONNECT_TIMEOUT_S, connect
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -133,8 +141,10 @@ def format_summary(s: dict, simulator: str) -> str:
     if c:
         lines.append(f"cycles per image: mean {c['mean']:.1f}  p50 {c['p50']:.0f}  p99 {c['p99']:.0f}  "
                      f"max {c['max']}")
-    lines.append(f"simulated {s['sim_cycles']} cycles in {s['bench_wall_s']:.1f} s "
-                 f"({s.get('jobs', 1)} simulator process{'es' if s.get('jobs', 1) > 1 else ''}): "
+    jobs = s.get("jobs", 1)
+    where = (f"{jobs} shard{'s' if jobs > 1 else ''} on the Dask cluster at {s['scheduler']}"
+             if s.get("scheduler") else f"{jobs} simulator process{'es' if jobs > 1 else ''}")
+    lines.append(f"simulated {s['sim_cycles']} cycles in {s['bench_wall_s']:.1f} s ({where}): "
                  f"{s['sim_cycles_per_s']:.0f} cycles/s, {s['images_per_s']:.1f} images/s "
                  f"(debug spikes checked: {s['debug_spikes_checked']})")
     return "\n".join(lines)
@@ -157,7 +167,8 @@ def core_sources() -> str:
 def check_numbers(args) -> None:
     """Refuse out-of-range options before the build (UsageError naming the option)."""
     checks = [("--images", args.images, args.images is None or args.images >= 1, "a count >= 1"),
-              ("--jobs", args.jobs, args.jobs >= 1, "an integer >= 1"),
+              ("--jobs", args.jobs, args.jobs is None or args.jobs >= 1, "an integer >= 1"),
+              ("--connect-timeout", args.connect_timeout, args.connect_timeout > 0, "seconds > 0"),
               ("--debug-every", args.debug_every, args.debug_every >= 1, "an integer >= 1"),
               ("--random-every", args.random_every, args.random_every >= 0, "an integer >= 0"),
               ("--idle", args.idle, 0 <= args.idle < 1, "a probability in [0, 1)"),
@@ -202,9 +213,17 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="i/n",
                     help="run every n-th image starting at i")
-    ap.add_argument("--jobs", type=int, default=1, metavar="N",
-                    help="simulator processes run at once on shards of the images (default 1; "
-                         "one per core is fastest)")
+    ap.add_argument("--jobs", type=int, default=None, metavar="N",
+                    help="shards of the images run at once: simulator processes here (default "
+                         "1; one per core is fastest) or, with --scheduler, tasks on the "
+                         "cluster (default: one per worker thread); the report depends on N "
+                         "only")
+    ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run the shards on the workers of the Dask cluster whose scheduler "
+                         "is at ADDRESS (tcp://host:8786; the cluster extra, docs/cluster.md) "
+                         "instead of local processes")
+    ap.add_argument("--connect-timeout", type=float, default=CONNECT_TIMEOUT_S, metavar="S",
+                    help=f"give up on --scheduler after S seconds (default {CONNECT_TIMEOUT_S:g})")
     ap.add_argument("--json", type=Path, default=None, metavar="REPORT",
                     help="write the summary, mismatches and per-image records here")
     ap.add_argument("--waves", action="store_true", help="dump waveforms (slow)")
@@ -240,23 +259,26 @@ def main(argv=None) -> int:
     if not images:
         raise UsageError(f"--shard {args.shard[0]}/{args.shard[1]}: selects no image of "
                          f"{args.artifacts}")
-    t0 = time.perf_counter()
-    bench = Bench(args.artifacts, simulator=args.simulator, core_params=params,
-                  waves=args.waves, build_key=args.build_key, build_root=args.build_root)
-    t_build = time.perf_counter() - t0
     passes = tuple(p.strip() for p in args.passes.split(",") if p.strip())
-    report = bench.run(images, mode=args.mode, passes=passes, random_every=args.random_every,
-                       idle=args.idle, stall=args.stall, seed=args.seed, keep_spikes=wanted,
-                       progress=not args.quiet, max_failures=args.max_failures,
-                       strict_cycles=args.strict_cycles, debug_every=args.debug_every,
-                       max_wall_s=args.max_wall, jobs=args.jobs)
-    wall = time.perf_counter() - t0
+    with (connect(args.scheduler, args.connect_timeout) if args.scheduler else nullcontext()) as cluster:
+        t0 = time.perf_counter()
+        bench = Bench(args.artifacts, simulator=args.simulator, core_params=params,
+                      waves=args.waves, build_key=args.build_key, build_root=args.build_root)
+        t_build = time.perf_counter() - t0
+        report = bench.run(images, mode=args.mode, passes=passes, random_every=args.random_every,
+                           idle=args.idle, stall=args.stall, seed=args.seed, keep_spikes=wanted,
+                           progress=not args.quiet, max_failures=args.max_failures,
+                           strict_cycles=args.strict_cycles, debug_every=args.debug_every,
+                           max_wall_s=args.max_wall, shards=cluster,
+                           jobs=args.jobs or (cluster.threads if cluster else 1))
+        wall = time.perf_counter() - t0
     s = summarise(report, art, args.mode)
     s["stopped"] = report.get("stopped")
     s["requested_images"] = report.get("requested")
     s.update({"core_sources": core_sources() if args.build_key is None else
               f"prebuilt sim_build/core-{args.build_key} (hdl/ may have changed since)",
-              "jobs": report.get("jobs", 1), "build_key": bench.key, "simulator": args.simulator, "core_params": params, "passes": list(passes),
+              "jobs": report["jobs"], "scheduler": args.scheduler, "build_key": bench.key,
+              "simulator": args.simulator, "core_params": params, "passes": list(passes),
               "build_s": t_build, "total_wall_s": wall, "artifacts": str(args.artifacts),
               "core_build": str(bench.build_dir)})
     bad = [r for r in report["records"] if not r["ok"]]
