@@ -195,6 +195,8 @@ CASES = [
     Case("train-out-is-directory", T, ("--out", "{tmp}/runs"), ("--out", "is a directory")),
     Case("train-out-under-a-file", T, ("--out", "{tmp}/notes.txt/ck.npz"),
          ("--out", "not a directory"), text_file("notes.txt")),
+    Case("train-html-is-directory", T, ("--out", "{tmp}/n.npz", "--html", "{tmp}/runs"),
+         ("--html", "is a directory")),
     Case("train-data-dir-missing", T, ("--data-dir", "{tmp}/nosuch"),
          ("--data-dir", "no such directory")),
     # model.evaluate: malformed checkpoints, data folder
@@ -360,6 +362,8 @@ CASES = [
     Case("regress-raster-out-of-range", R, ("{art}", "--raster", "999"), ("--raster 999",)),
     Case("regress-json-is-directory", R, ("{art}", "--json", "{tmp}/runs"),
          ("--json", "is a directory")),
+    Case("regress-html-is-json", R, ("{art}", "--json", "{tmp}/r", "--html", "{tmp}/r"),
+         ("--html", "--json")),
     Case("regress-idle-above-1", R, ("{art}", "--idle", "1.5"), ("--idle 1.5",)),
     Case("regress-jobs-0", R, ("{art}", "--jobs", "0"), ("--jobs 0",)),
     Case("regress-passes-unknown", R, ("{art}", "--passes", "fast,slow"), ("--passes",)),
