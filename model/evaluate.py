@@ -8,9 +8,10 @@ Reports strict accuracy (the decision the hardware outputs), paper accuracy (a t
 contains the label counts as correct), the number of ties and of images with no output
 spike, and the mean number of spikes per image in each layer. Binary checkpoints run the
 integer golden model (model.network) on the weights' signs and the integer thresholds;
-"real" checkpoints run the S4NN-style real-valued forward (model.realvalued). Any
-architecture (dense, conv, pool layers) is run as its checkpoint describes it; the spikes
-per layer count pooling layers too.
+"real" checkpoints run the S4NN-style real-valued forward (model.realvalued). A packed
+checkpoint (model/packed.py, pretrained/) gives the figures of the one it was packed from.
+Any architecture (dense, conv, pool layers) is run as its checkpoint describes it; the
+spikes per layer count pooling layers too.
 
 ``--calibration`` reports confidence instead (model/calibration_report.py; docs/numerics.md,
 "Calibration and ensembles"): strict accuracy, ECE (15 bins), NLL and Brier score on the
