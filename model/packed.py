@@ -50,8 +50,8 @@ def packed_arrays(latent: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list
 def unpack_layer(bits: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """+-1.0 float32 weights of ``shape`` from their packed bits."""
     n = math.prod(shape)
-    b = np.unpackbits(bits, count=n, bitorder="little").reshape(shape)
-    return (b.astype(np.float32) * 2 - 1).astype(np.float32)
+    b = np.unpackbits(bits, count=n, bitorder="little").reshape(shape).astype(np.float32)
+    return b + b - np.float32(1)
 
 
 def check_bits(name: str, bits, shape: tuple[int, ...], record) -> None:
