@@ -79,7 +79,8 @@ def golden_data(nir, ck, images: np.ndarray):
 def main(argv=None) -> int:
     p = Parser(prog="python -m export.nir", description=__doc__,
                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", type=Path, help="checkpoint .npz (model/checkpoint.py format)")
+    p.add_argument("checkpoint", type=Path,
+                   help="checkpoint .npz (model/checkpoint.py format, full or packed)")
     p.add_argument("--out", type=Path, required=True, help="NIR file to write (NET.nir)")
     p.add_argument("--golden", type=int, default=100, metavar="N",
                    help="golden spike times of the first N test images in NET.golden.h5 "

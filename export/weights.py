@@ -71,7 +71,8 @@ def export_samples(a, ck, out: Path) -> int:
 def main(argv=None) -> int:
     p = Parser(prog="python -m export.weights", description=__doc__,
                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", type=Path, help="checkpoint .npz (model/checkpoint.py format)")
+    p.add_argument("checkpoint", type=Path,
+                   help="checkpoint .npz (model/checkpoint.py format, full or packed)")
     p.add_argument("--out", type=Path, help="artifact directory to write "
                    "(default: artifacts/<checkpoint stem>)")
     p.add_argument("--vectors", type=int, default=None, metavar="N",

@@ -9,6 +9,10 @@ checksums, the validation / test figures, and for a network with conv or pool la
 ``layers`` (one description per layer, contract.network) and ``arch`` (its SPEC). Writes
 are atomic. Loading checks the network with contract.network.validate_network (thresholds,
 output width, mode, optional layer ``kinds`` or ``layers``).
+
+``load_checkpoint`` also reads packed checkpoints (format ``bs4nn-packed/1``, model/packed.py:
+the binary weights as bits, made by ``python -m model.pack``): their latent arrays are the
+weights' signs, +-1.0, for inference and export only.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from contract.network import NetworkError, validate_network
 from contract.numerics import SILENT, T
 
 from .arch import Layer, dense_arch, from_dicts, widths_of
+from .packed import PACKED_FORMAT, read_packed
 
 FORMAT = "bs4nn-checkpoint/1"
 ENCODING = {"T": T, "silent": SILENT, "rule": "s = 255 - p (pixel intensity p in 0..255)"}
@@ -74,12 +79,18 @@ class Checkpoint:
         return [int(t) for t in self.meta["theta"]]
 
     @property
+    def packed(self) -> bool:
+        """True for a packed checkpoint (latent arrays are +-1: inference and export only)."""
+        return self.meta.get("format") == PACKED_FORMAT
+
+    @property
     def binary_weights(self) -> list[np.ndarray]:
         return [binarize(w) for w in self.latent]
 
     def save(self, path: str | Path) -> str:
         """Write atomically; returns the file's sha256."""
-        meta = dict(self.meta, format=FORMAT, widths=self.widths, encoding=ENCODING)
+        meta = {k: v for k, v in self.meta.items() if k != "packed"}     # a full file now
+        meta.update(format=FORMAT, widths=self.widths, encoding=ENCODING)
         arrays = {f"latent_{l}": np.asarray(w, np.float32) for l, w in enumerate(self.latent)}
         arrays["fact"] = np.asarray(self.fact, np.float64)
         arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
@@ -101,6 +112,24 @@ def read_npz(path: Path, what: str, what_file: str) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path}: not a readable {what} ({exc})") from exc
 
 
+def read_latent(path: Path, arrays: dict, shapes: list[tuple], source: str) -> list[np.ndarray]:
+    """The ``latent_<l>`` arrays of a full checkpoint, checked against the metadata's shapes
+    (``source`` names the field they come from)."""
+    latent = []
+    for l, want in enumerate(shapes):
+        key = f"latent_{l}"
+        if key not in arrays:
+            raise CheckpointError(f"{path}: missing array {key!r}")
+        w = arrays[key]
+        if w.shape != want:
+            raise CheckpointError(f"{path}: {key} has shape {w.shape}, metadata {source} "
+                                  f"say {want}")
+        if not np.isfinite(w).all():
+            raise CheckpointError(f"{path}: {key} holds non-finite values")
+        latent.append(w)
+    return latent
+
+
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load and validate a checkpoint; any inconsistency raises CheckpointError naming it."""
     path = Path(path)
@@ -114,8 +143,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: metadata is a JSON {type(meta).__name__}, "
                               "expected an object")
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r}")
+    if meta.get("format") not in (FORMAT, PACKED_FORMAT):
+        raise CheckpointError(f"{path}: format {meta.get('format')!r}, expected {FORMAT!r} "
+                              f"or {PACKED_FORMAT!r}")
     widths = meta.get("widths")
     if (not isinstance(widths, list) or len(widths) < 2
             or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths)):
@@ -132,18 +162,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(str(exc)) from exc
     shapes = [x.weight_shape for x in arch if x.has_weights]
     n = len(shapes)
-    latent = []
-    for l, want in enumerate(shapes):
-        key = f"latent_{l}"
-        if key not in arrays:
-            raise CheckpointError(f"{path}: missing array {key!r}")
-        w = arrays[key]
-        if w.shape != want:
-            raise CheckpointError(f"{path}: {key} has shape {w.shape}, metadata "
-                                  f"{'layers' if layers is not None else 'widths'} say {want}")
-        if not np.isfinite(w).all():
-            raise CheckpointError(f"{path}: {key} holds non-finite values")
-        latent.append(w)
+    if meta["format"] == PACKED_FORMAT:
+        try:
+            latent = read_packed(arrays, meta, shapes)
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: {exc}") from exc
+    else:
+        latent = read_latent(path, arrays, shapes, "layers" if layers is not None else "widths")
     fact = arrays.get("fact")
     theta = meta.get("theta")
     if fact is None or fact.shape != (n,):

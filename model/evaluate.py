@@ -8,9 +8,10 @@ Reports strict accuracy (the decision the hardware outputs), paper accuracy (a t
 contains the label counts as correct), the number of ties and of images with no output
 spike, and the mean number of spikes per image in each layer. Binary checkpoints run the
 integer golden model (model.network) on the weights' signs and the integer thresholds;
-"real" checkpoints run the S4NN-style real-valued forward (model.realvalued). Any
-architecture (dense, conv, pool layers) is run as its checkpoint describes it; the spikes
-per layer count pooling layers too.
+"real" checkpoints run the S4NN-style real-valued forward (model.realvalued). A packed
+checkpoint (model/packed.py, pretrained/) gives the figures of the one it was packed from.
+Any architecture (dense, conv, pool layers) is run as its checkpoint describes it; the
+spikes per layer count pooling layers too.
 
 ``--calibration`` reports confidence instead (model/calibration_report.py; docs/numerics.md,
 "Calibration and ensembles"): strict accuracy, ECE (15 bins), NLL and Brier score on the
@@ -46,6 +47,16 @@ from .network import forward  # noqa: E402
 from .realvalued import real_forward  # noqa: E402
 
 
+def checkpoint_forward(ck, images):
+    """The forward pass of checkpoint ``ck`` on ``images``: the integer golden model for a
+    binary checkpoint, the real-valued one for mode "real"."""
+    if ck.meta.get("mode", "binary") == "binary":
+        return forward(images, ck.binary_weights, ck.thetas, arch=ck.conv_arch)
+    thr = ck.meta.get("thr", [100.0] * len(ck.latent))   # "real"; load_checkpoint refuses others
+    return real_forward(images, ck.latent, [t / fa for t, fa in zip(thr, ck.fact)],
+                        arch=ck.conv_arch)
+
+
 def evaluate_checkpoint(path, data_dir=None, split: str = "test") -> dict:
     """Figures for checkpoint ``path`` on the dataset its metadata names."""
     ck = load_checkpoint(path)
@@ -54,12 +65,7 @@ def evaluate_checkpoint(path, data_dir=None, split: str = "test") -> dict:
     ds = load(name, data_dir)
     part = getattr(ds, split)
     t0 = time.time()
-    if mode == "binary":
-        f = forward(part.images, ck.binary_weights, ck.thetas, arch=ck.conv_arch)
-    else:                   # "real"; load_checkpoint refuses any other mode
-        thr = ck.meta.get("thr", [100.0] * len(ck.latent))
-        f = real_forward(part.images, ck.latent, [t / fa for t, fa in zip(thr, ck.fact)],
-                         arch=ck.conv_arch)
+    f = checkpoint_forward(ck, part.images)
     dt = time.time() - t0
     strict, paper = accuracy(f.decision, part.labels)
     return {"checkpoint": str(path), "dataset": name, "split": split, "mode": mode,

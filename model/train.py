@@ -3,6 +3,7 @@
     python -m model.train --dataset mnist --out runs/mnist.npz
     python -m model.train --rule bs4nn --lr 1.0 --gamma 5 --no-spike s4nn
     python -m model.train --arch conv16k5,pool2,conv32k5,pool2,fc10 --out runs/conv.npz
+    python -m model.train --max-minutes 4 --out runs/mnist.npz --html runs/mnist.html
 
 The forward pass is always the integer contract (model.layer, the golden model) on the
 signs of the latent real weights; only the backward differs between the rules
@@ -26,7 +27,8 @@ that many pixels. ``--real`` trains the S4NN-style real-valued variant (bs4nn ru
 ``--arch SPEC`` gives any stack of conv, pool and dense layers (model/arch.py;
 docs/numerics.md, "Convolution", "Pooling"); ``--hidden`` is the shorthand for dense ones.
 The epoch with the best validation accuracy (strict) is kept; the test set is only
-evaluated at the end.
+evaluated at the end. ``--html PATH`` also writes one self-contained report of the run
+(model/html_report.py).
 """
 from __future__ import annotations
 
@@ -38,11 +40,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import shlex  # noqa: E402
 import sys  # noqa: E402
 import typing  # noqa: E402
 from dataclasses import MISSING, fields  # noqa: E402
 
 from contract.cli import Parser, command  # noqa: E402
+from contract.errors import UsageError  # noqa: E402
 from contract.files import check_output_file  # noqa: E402
 
 from .config import TrainConfig  # noqa: E402
@@ -77,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with the IDX .gz files (or env BS4NN_DATA)")
     p.add_argument("--out", default=None, help="checkpoint path (default runs/<dataset>.npz)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--html", default=None, metavar="PATH", help="also write one "
+                   "self-contained HTML report: summary, training curves, decision steps, "
+                   "spike rasters of a few test images")
     hints = typing.get_type_hints(TrainConfig)
     groups = {}
     for f in cli_fields():
@@ -93,6 +100,10 @@ def main(argv=None) -> int:
     cfg = TrainConfig(**{f.name: getattr(a, f.name) for f in cli_fields()})
     cfg.resolved()
     out = check_output_file(a.out or f"runs/{a.dataset}{'-real' if a.real else ''}.npz", "--out")
+    if a.html is not None:
+        html = check_output_file(a.html, "--html")
+        if html.resolve() in (out.resolve(), out.with_suffix(".png").resolve()):
+            raise UsageError(f"--html {a.html}: is also the checkpoint or its curve PNG")
     check_data_dir(a.data_dir)
     ck, hist = train(cfg, a.data_dir, out, progress=not a.no_progress,
                      log=lambda s: print(s, flush=True))
@@ -103,6 +114,13 @@ def main(argv=None) -> int:
           f"{m['test']['strict']:.4f} paper {m['test']['paper']:.4f} ties {m['test']['ties']} "
           f"no-spike {m['test']['no_spike']} theta {m['theta']} {m['samples_per_second']:.0f} "
           f"samples/s {m['train_seconds']:.0f} s -> {out}", flush=True)
+    if a.html is not None:
+        from .data import load
+        from .html_report import write_training_html
+        test = load(cfg.dataset, a.data_dir, val_size=cfg.val_size).test
+        line = "python -m model.train " + shlex.join(argv if argv is not None else sys.argv[1:])
+        page = write_training_html(a.html, ck, test.images, test.labels, line)
+        print(f"html report: {page}", flush=True)
     return 0
 
 

@@ -11,11 +11,20 @@ OUT="${OUT:-runs/main}"
 DATASET="${DATASET:-mnist}"
 mkdir -p "$OUT"
 : > "$OUT/steps.tsv"
-step() {   # step NAME COMMAND...: run it, record its wall time
-  local name="$1" t0=$SECONDS
+cpu_seconds() {   # CPU := user + system seconds of this shell's finished child processes
+  times > "$OUT/.times"         # (in this shell: a $(...) subshell has no children yet)
+  CPU=$(awk 'NR == 2 { split($0, t, /[ms ]+/); print 60 * t[1] + t[2] + 60 * t[3] + t[4] }' \
+    "$OUT/.times")
+}
+step() {   # step NAME COMMAND...: run it, record its wall time and the CPU time of its processes
+  local name="$1" t0=$SECONDS c0
   shift
+  cpu_seconds
+  c0=$CPU
   "$@"
-  printf '%s\t%s\n' "$name" "$((SECONDS - t0))" >> "$OUT/steps.tsv"
+  cpu_seconds
+  printf '%s\t%s\t%s\n' "$name" "$((SECONDS - t0))" \
+    "$(awk -v a="$CPU" -v b="$c0" 'BEGIN { printf "%.0f", a - b }')" >> "$OUT/steps.tsv"
 }
 if [ -z "${CKPT:-}" ]; then
   CKPT="$OUT/$DATASET.npz"
@@ -28,7 +37,7 @@ if [ -z "${CKPT:-}" ]; then
 else
   echo "== 1/5 using checkpoint $CKPT"
 fi
-python -m model.evaluate "$CKPT" --json > "$OUT/evaluate.json"
+step evaluate python -m model.evaluate "$CKPT" --json > "$OUT/evaluate.json"
 echo "== 2/5 export -> $OUT/artifacts"
 step export python -m export.weights "$CKPT" --out "$OUT/artifacts" --force
 echo "== 3/5 Verilog -> $OUT/core.v"

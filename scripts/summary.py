@@ -3,7 +3,8 @@
     python scripts/summary.py runs/main
 
 Reads the step outputs main.sh leaves in the run folder: evaluate.json (model.evaluate),
-regress.json (sim.regress), build-arty.json (hdl.build) and steps.tsv (step, seconds).
+regress.json (sim.regress), build-arty.json (hdl.build) and steps.tsv (step, wall seconds,
+CPU seconds).
 """
 from __future__ import annotations
 
@@ -51,10 +52,14 @@ def main(argv=None) -> int:
         if bd.get("fmax"):
             out.append("           Fmax " + ", ".join(f"{f:.1f} MHz ({v} at {t:g})" for _, f, v, t in bd["fmax"]))
         out.append(f"           build tree {bd['out']}/")
-    if steps:
-        total = sum(float(t) for _, t in steps)
-        out.append("time       " + ", ".join(f"{n} {float(t):.0f} s" for n, t in steps)
+    if steps:           # name, wall seconds[, CPU seconds of the step's processes]
+        total = sum(float(row[1]) for row in steps)
+        out.append("time       " + ", ".join(f"{row[0]} {float(row[1]):.0f} s" for row in steps)
                    + f"; total {total / 60:.1f} min")
+        if all(len(row) > 2 for row in steps):
+            cpu = sum(float(row[2]) for row in steps)
+            out.append("CPU time   " + ", ".join(f"{row[0]} {float(row[2]):.0f} s" for row in steps)
+                       + f"; total {cpu / 60:.1f} min (all processes)")
     verdict = rg and rg["summary"]["mismatches"] == 0 and rg["summary"]["cycle_differences"] == 0
     out.append(bar)
     out.append("BIT-EXACT: hardware = model on every image run" if verdict else

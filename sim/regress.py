@@ -6,6 +6,7 @@
     python -m sim.regress DIR --shard 0/2 --json part0.json       # and 1/2 elsewhere
     python -m sim.regress DIR --scheduler tcp://HOST:8786         # on a Dask cluster
     python -m sim.regress DIR --images 20 --raster 7 --plots plots/
+    python -m sim.regress DIR --images 200 --html runs/regress.html
 
 Every image runs a "fast" pass (debug 0, source always valid, sinks always ready: the
 decision, `times` and the cycle count, the latter checked against hdl/cycle_model.py) and a
@@ -20,6 +21,9 @@ mismatching image (up to 10) and for each --raster image.
 simulator processes here, or with --scheduler as N tasks on the workers of a Dask cluster
 (docs/cluster.md; default N: the cluster's worker threads). The report depends on N only,
 not on where the shards ran.
+
+``--html`` writes one self-contained report (sim/html_report.py): summary table, cycle
+histogram, the mismatches with their rasters, and the rasters of the first 3 test images.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ from contract.errors import UsageError
 from contract.files import atomic_path, check_output_file
 from hdl.core_options import add_core_arguments, core_cli_args, core_kwargs
 from sim.shards import CONNECT_TIMEOUT_S, connect
+from sim.raster import draw_rasters
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -100,28 +105,6 @@ def summarise(report: dict, art, mode: str) -> dict:
         "sim_cycles_per_s": report["sim_cycles"] / wall if wall > 0 else None,
         "images_per_s": len(recs) / wall if wall > 0 else None,
     }
-
-
-def draw_rasters(report: dict, art, mode: str, wanted: set, out: Path, limit: int = 10) -> list[Path]:
-    from sim.raster import plot_raster
-    paths, n_bad = [], 0
-    for r in report["records"]:
-        key = (r["set"], r["index"])
-        if "hw_spikes" not in r or (r["ok"] and key not in wanted):
-            continue
-        if not r["ok"]:
-            n_bad += 1
-            if n_bad > limit and key not in wanted:
-                continue
-        g = getattr(art, r["set"])
-        n = r["index"]
-        model = [g[f"spikes_{l}"][n] for l in range(len(art.widths) - 1)]
-        step = int(g["step"][n])
-        title = (f"{r['set']} #{n}: {mode} mode, label {r.get('label')} (model {int(g['label'][n])}), "
-                 f"decision step {step}" + ("" if r["ok"] else f", MISMATCH from t={r.get('first_part')}"))
-        paths.append(plot_raster(out / f"raster_{r['set']}_{n}{'' if r['ok'] else '_mismatch'}.png",
-                                 title, model, [np.asarray(x) for x in r["hw_spikes"]], step, mode))
-    return paths
 
 
 def format_summary(s: dict, simulator: str) -> str:
@@ -186,6 +169,10 @@ def check_numbers(args) -> None:
         raise UsageError(f"--plots {args.plots}: is not a directory")
     if args.json is not None:
         check_output_file(args.json, "--json")
+    if args.html is not None:
+        check_output_file(args.html, "--html")
+        if args.json is not None and args.html.resolve() == args.json.resolve():
+            raise UsageError(f"--html {args.html}: is also the --json report")
 
 
 @command
@@ -226,6 +213,9 @@ def main(argv=None) -> int:
                     help=f"give up on --scheduler after S seconds (default {CONNECT_TIMEOUT_S:g})")
     ap.add_argument("--json", type=Path, default=None, metavar="REPORT",
                     help="write the summary, mismatches and per-image records here")
+    ap.add_argument("--html", type=Path, default=None, metavar="PATH",
+                    help="write one self-contained HTML report: summary, cycle histogram, "
+                         "rasters of the mismatches and of the first 3 test images")
     ap.add_argument("--waves", action="store_true", help="dump waveforms (slow)")
     ap.add_argument("--raster", type=int, action="append", default=[], metavar="IMG",
                     help="draw the spike raster of test vector IMG (repeatable)")
@@ -256,6 +246,7 @@ def main(argv=None) -> int:
     for k in args.raster:
         if ("vectors", k) not in images:
             images.append(("vectors", k))
+    examples = [k for k in images if k[0] == "vectors"][:3] if args.html else []
     if not images:
         raise UsageError(f"--shard {args.shard[0]}/{args.shard[1]}: selects no image of "
                          f"{args.artifacts}")
@@ -266,7 +257,8 @@ def main(argv=None) -> int:
                       waves=args.waves, build_key=args.build_key, build_root=args.build_root)
         t_build = time.perf_counter() - t0
         report = bench.run(images, mode=args.mode, passes=passes, random_every=args.random_every,
-                           idle=args.idle, stall=args.stall, seed=args.seed, keep_spikes=wanted,
+                           idle=args.idle, stall=args.stall, seed=args.seed,
+                           keep_spikes=wanted | set(examples),
                            progress=not args.quiet, max_failures=args.max_failures,
                            strict_cycles=args.strict_cycles, debug_every=args.debug_every,
                            max_wall_s=args.max_wall, shards=cluster,
@@ -296,9 +288,13 @@ def main(argv=None) -> int:
     print(f"wall {wall:.1f} s (build/generate {t_build:.1f} s)")
     for p in plots:
         print(f"raster: {p}")
+    cmd_line = "python -m sim.regress " + shlex.join(argv if argv is not None else sys.argv[1:])
+    if args.html:
+        from sim.html_report import write_regress_html
+        html = write_regress_html(args.html, s, report["records"], art, cmd_line, examples)
+        print(f"html report: {html}")
     if args.json:
-        out = {"command": "python -m sim.regress " + " ".join(shlex.quote(a) for a in
-                                                               (argv if argv is not None else sys.argv[1:])),
+        out = {"command": cmd_line,
                "summary": s, "mismatches": [{k: r[k] for k in ("set", "index", "messages", "first_part")
                                              if k in r} for r in bad],
                "cycle_messages": cyc_bad,

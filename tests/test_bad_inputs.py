@@ -74,6 +74,31 @@ def bayes_ckpt(tmp: Path) -> None:
     save_ckpt(tmp / "runs/bad.npz", distribution=DISTRIBUTION)
 
 
+def packed_edit(edit: Callable[[dict], None]) -> Callable[[Path], None]:
+    """runs/bad.npz: runs/ck.npz packed (model.pack), then ``edit`` applied to its arrays."""
+    def make(tmp: Path) -> None:
+        from model.pack import main as pack
+        assert pack([str(tmp / "runs/ck.npz"), "--out", str(tmp / "runs/bad.npz")]) == 0
+        with np.load(tmp / "runs/bad.npz") as z:
+            arrays = {k: z[k] for k in z.files}
+        edit(arrays)
+        np.savez(tmp / "runs/bad.npz", **arrays)
+    return make
+
+
+def flip_bit(arrays: dict) -> None:
+    arrays["bits_0"][7] ^= 4
+
+
+def packed_shape(shape: list[int]) -> Callable[[dict], None]:
+    """Edit: the metadata's record of bits_1 says ``shape``."""
+    def edit(arrays: dict) -> None:
+        meta = json.loads(arrays["meta"].tobytes())
+        meta["packed"]["layers"][1]["shape"] = shape
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    return edit
+
+
 def both(*setups: Callable[[Path], None]) -> Callable[[Path], None]:
     def make(tmp: Path) -> None:
         for setup in setups:
@@ -140,7 +165,7 @@ def set_in(path: str, value):
 
 T, E, G, R = "model.train", "export.weights", "hdl.generate", "sim.regress"
 V, I, C = "model.evaluate", "model.import_authors", "hdl.cycles"
-NE, NI = "export.nir", "model.import_nir"
+NE, NI, P = "export.nir", "model.import_nir", "model.pack"
 LIF = lambda nir: nir.LIF(tau=np.ones(16), r=np.ones(16), v_leak=np.zeros(16),  # noqa: E731
                           v_threshold=np.ones(16))
 SPREAD = lambda nir: nir.IF(r=np.ones(16), v_threshold=np.arange(16.0),  # noqa: E731
@@ -170,6 +195,8 @@ CASES = [
     Case("train-out-is-directory", T, ("--out", "{tmp}/runs"), ("--out", "is a directory")),
     Case("train-out-under-a-file", T, ("--out", "{tmp}/notes.txt/ck.npz"),
          ("--out", "not a directory"), text_file("notes.txt")),
+    Case("train-html-is-directory", T, ("--out", "{tmp}/n.npz", "--html", "{tmp}/runs"),
+         ("--html", "is a directory")),
     Case("train-data-dir-missing", T, ("--data-dir", "{tmp}/nosuch"),
          ("--data-dir", "no such directory")),
     # model.evaluate: malformed checkpoints, data folder
@@ -204,6 +231,24 @@ CASES = [
          ("bad.npz", "binary checkpoint"), bad_ckpt(mode="real")),
     Case("evaluate-data-dir-empty-offline", V, ("{ck}", "--data-dir", "{tmp}/empty"),
          ("mnist", "could not be downloaded"), folder("empty")),
+    # model.pack and packed checkpoints (model/packed.py)
+    Case("pack-out-exists", P, ("{ck}", "--out", "{tmp}/notes.txt"),
+         ("--out", "notes.txt", "already exists", "--force"), text_file("notes.txt")),
+    Case("pack-out-is-directory", P, ("{ck}", "--out", "{tmp}/runs"),
+         ("--out", "is a directory")),
+    Case("pack-mode-real", P, ("{tmp}/runs/bad.npz", "--out", "{tmp}/p.npz"),
+         ("bad.npz", "mode 'real'", "only binary"), bad_ckpt(mode="real")),
+    Case("pack-distribution", P, ("{tmp}/runs/bad.npz", "--out", "{tmp}/p.npz"),
+         ("bad.npz", "distribution", "unpacked"), bayes_ckpt),
+    Case("evaluate-packed-flipped-bit", V, ("{tmp}/runs/bad.npz",),
+         ("bad.npz", "bits_0", "sha256", "corrupt"), packed_edit(flip_bit)),
+    Case("evaluate-packed-bits-wrong-size", V, ("{tmp}/runs/bad.npz",),
+         ("bad.npz", "bits_1", "expected uint8 of shape (20,)"),
+         packed_edit(lambda a: a.update(bits_1=a["bits_1"][:-1]))),
+    Case("export-packed-missing-bits", E, ("{tmp}/runs/bad.npz", "--out", "{tmp}/out"),
+         ("bad.npz", "missing array 'bits_0'"), packed_edit(lambda a: a.pop("bits_0"))),
+    Case("nir-export-packed-meta-shape", NE, ("{tmp}/runs/bad.npz", "--out", "{tmp}/n.nir"),
+         ("bad.npz", "metadata 'packed'", "bits_1"), packed_edit(packed_shape([10, 17]))),
     # model.import_authors
     Case("import-missing-file", I, ("{tmp}/authors.npz", "--out", "{tmp}/runs/a.npz"),
          ("authors.npz", "no such")),
@@ -317,6 +362,8 @@ CASES = [
     Case("regress-raster-out-of-range", R, ("{art}", "--raster", "999"), ("--raster 999",)),
     Case("regress-json-is-directory", R, ("{art}", "--json", "{tmp}/runs"),
          ("--json", "is a directory")),
+    Case("regress-html-is-json", R, ("{art}", "--json", "{tmp}/r", "--html", "{tmp}/r"),
+         ("--html", "--json")),
     Case("regress-idle-above-1", R, ("{art}", "--idle", "1.5"), ("--idle 1.5",)),
     Case("regress-jobs-0", R, ("{art}", "--jobs", "0"), ("--jobs 0",)),
     Case("regress-scheduler-unreachable", R, ("{art}", "--scheduler", "tcp://127.0.0.1:1",
