@@ -207,8 +207,9 @@ class Accumulators(wiring.Component):
                 w = self.data[j]
                 lane_bits.append(Cat(C(1, 1), w.replicate(DSP_LANE_BITS - 1)))
             else:
-                step = Value.cast(self._delta(self.data, self.add, j))
-                lane_bits.append(Cat(step, step[-1].replicate(DSP_LANE_BITS - len(step))))
+                step = Signal(signed(DSP_LANE_BITS), name=f"dsp{d}_step{k}")
+                m.d.comb += step.eq(self._delta(self.data, self.add, j))
+                lane_bits.append(step)
         ab = Cat(*lane_bits)                                  # 48 bits: A = ab[18:], B = ab[:18]
         init = sum((self.init & 0xFFF) << (DSP_LANE_BITS * k) for k in range(DSP_LANES))
         p = Signal(48, name=f"dsp{d}_p")

@@ -54,6 +54,12 @@ class SerialLink(wiring.Component):
     tx : Out(1)
     leds : Out(8)
         The last result's label.
+
+    Raises
+    ------
+    ValueError
+        Bad capacities, or a core taking more than one event per cycle (the image player
+        plays one event per cycle).
     """
 
     def __init__(self, core, *, divisor, n_in, event_capacity=4096, image_capacity=256,
@@ -63,6 +69,10 @@ class SerialLink(wiring.Component):
                                     ("n_in", n_in, 1, 65535)):
             if not isinstance(value, int) or not lo <= value <= hi:
                 raise ValueError(f"{name} must be an integer in {lo}..{hi}, not {value!r}")
+        k = getattr(core, "events_per_cycle", 1)
+        if k != 1:
+            raise ValueError(f"events_per_cycle {k}: the board's image player feeds the core one "
+                             "event per cycle; build the board with events_per_cycle 1")
         self.core = core
         self.divisor = divisor
         self.n_in = n_in
