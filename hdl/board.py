@@ -7,7 +7,9 @@ One image travels: UART rx -> ``FrameReceiver`` -> event buffer (on-chip memory,
 held until its checksum is good) -> ``ImagePlayer`` -> core ``i_event`` at one event per cycle
 -> ``o_result`` -> result buffer -> ``ReplySender`` (RESULT frames) -> UART tx. A batch (LOAD
 frames, then BATCH) plays every buffered image back to back, so its cycle count measures the
-core, not the UART.
+core, not the UART. With a core taking K > 1 events per cycle the receiver packs the events
+into the core's beats as it stores them (docs/core.md, "Ports"): the buffer, its capacity
+and the event counts of ACK frames then count beats, and the player plays one beat per cycle.
 """
 
 from amaranth import Elaboratable, Module, Mux, Signal
@@ -58,8 +60,7 @@ class SerialLink(wiring.Component):
     Raises
     ------
     ValueError
-        Bad capacities, or a core taking more than one event per cycle (the image player
-        plays one event per cycle).
+        Bad capacities.
     """
 
     def __init__(self, core, *, divisor, n_in, event_capacity=4096, image_capacity=256,
@@ -69,10 +70,6 @@ class SerialLink(wiring.Component):
                                     ("n_in", n_in, 1, 65535)):
             if not isinstance(value, int) or not lo <= value <= hi:
                 raise ValueError(f"{name} must be an integer in {lo}..{hi}, not {value!r}")
-        k = getattr(core, "events_per_cycle", 1)
-        if k != 1:
-            raise ValueError(f"events_per_cycle {k}: the board's image player feeds the core one "
-                             "event per cycle; build the board with events_per_cycle 1")
         self.core = core
         self.divisor = divisor
         self.n_in = n_in

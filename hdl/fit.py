@@ -53,7 +53,8 @@ def fit_check(art, params, board, event_capacity, image_capacity):
     addr_bits = max(1, math.ceil(math.log2(widths[0])))
     result_bits = max(1, math.ceil(math.log2(widths[-1]))) + 8 + 2 + 32 + 9 * widths[-1]
     mems = [("layer-0 weight ROM", widths[0] * groups, lanes, k, runtime),
-            ("event buffer", event_capacity, 8 + addr_bits + 1, 1, True),
+            ("event buffer", event_capacity, 8 + addr_bits + 1 + (k - 1) * (addr_bits + 1), 1,
+             True),
             ("result buffer", image_capacity, result_bits, 1, True)]
     lines, total = [], 0
     for what, depth, width, reads, written in mems:

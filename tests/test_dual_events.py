@@ -105,13 +105,38 @@ def test_fit_check_read_ports():
     assert ok and any("block RAM total      37 / 50" in l for l in lines)
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
-def test_board_takes_one_event_per_cycle_only():
+def test_board_packs_beats_run_and_batch():
+    """The board link (simulated UART): the receiver packs RUN and LOAD events into beats,
+    the player plays them; every result is the golden model's, every RUN's cycle count the
+    cycle model's, and a batch's buffer holds fewer entries than events."""
     from hdl.board import SerialLink
-    ws, th = random_net(np.random.default_rng(2), [16, 4, 2], [1, 1])
-    core = BS4NNCore(CoreNetwork.from_weights(ws, th), debug_port=False, events_per_cycle=2)
-    with pytest.raises(ValueError, match="events_per_cycle 2: the board's image player"):
-        SerialLink(core, divisor=4, n_in=16)
+    from hdl.host import check_result
+    from hdl.link_client import Client, SimTransport
+    from tests.test_board_core import DIV, random_case
+    ws, thetas, events, gold = random_case(21, n_images=3)
+    events.append(([5, 5, 5, 9, 9, 200], [1, 7, 30, 2, 3, 63]))      # odd, even, single
+    s_in = np.full((1, 64), 255, np.int16)
+    s_in[0, [1, 7, 30]], s_in[0, [2, 3]], s_in[0, 63] = 5, 9, 200
+    extra = forward_times(s_in, ws, thetas)
+    core = BS4NNCore(CoreNetwork.from_weights(ws, thetas), debug_port=False, events_per_cycle=2)
+    dut = SerialLink(core, divisor=DIV, n_in=64, event_capacity=256, image_capacity=8,
+                     timeout=600)
+    client = Client(SimTransport(dut, divisor=DIV, max_cycles=500_000))
+    r = client.run(*events[-1])
+    assert (r.label, r.step) == (int(extra.decision.label[0]), int(extra.decision.step[0]))
+    assert r.cycles == predict_cycles(events[-1][0], [sp[0] for sp in extra.spikes],
+                                      full=False, timing=core.timing)
+    for n, (t, a) in enumerate(events[:2]):
+        r = client.run(t, a)
+        assert check_result(gold, n, r) == []
+    ack = client.load(events[:3])
+    assert ack.images == 3
+    assert ack.events == sum(len(beats(t, a, 2)) for t, a in events[:3])
+    assert ack.events < sum(len(t) for t, _ in events[:3])
+    results, done = client.batch(3)
+    for n, r in enumerate(results):
+        assert check_result(gold, n, r) == [], f"batch image {n}"
+    assert done.images == 3
 
 
 # ----------------------------------------------------------------------------- Amaranth
