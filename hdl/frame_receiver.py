@@ -1,11 +1,13 @@
 """Request frames off the UART: parsed, checked, their event records stored in the event buffer.
 
-A frame's events go into the event buffer from ``batch_end`` on as they arrive (for a core
-taking K > 1 events per cycle, packed into its ``i_event`` beats: an event of the same step
-and image as the last entry's joins that entry while it has fewer than K, so the buffer
-holds beats and counts them); the frame is then offered on ``o_frame`` (with its error code, 0 if good) and held until the board has
+A frame's events go into the event buffer from ``batch_end`` on as they arrive; the frame is
+then offered on ``o_frame`` (with its error code, 0 if good) and held until the board has
 answered it. Bytes that arrive meanwhile are dropped, and so is a frame whose bytes stop
 arriving for ``timeout`` cycles (the wire protocol: ``hdl/protocol.py``).
+
+For a core taking K > 1 events per cycle the events are packed into its ``i_event`` beats
+(docs/core.md, "Ports"): an event of the same step and image as the frame's last entry joins
+that entry while it holds fewer than K, so the buffer holds beats and counts them.
 """
 
 from amaranth import C, Cat, Module, Mux, Shape, Signal
