@@ -88,6 +88,18 @@ def test_payload_layout_and_bench_packing():
     assert unpacked == [(t, a, int(k == len(want) - 1)) for k, (t, a) in enumerate(want)]
 
 
+def test_command_line_option_round_trip():
+    import argparse
+    from hdl.core_options import add_core_arguments, core_cli_args, core_kwargs
+    ap = argparse.ArgumentParser()
+    add_core_arguments(ap)
+    assert core_kwargs(ap.parse_args([]))["events_per_cycle"] == 1
+    kw = core_kwargs(ap.parse_args(["--events-per-cycle", "2", "--lanes", "7"]))
+    assert kw["events_per_cycle"] == 2
+    assert core_cli_args(kw) == ["--events-per-cycle", "2", "--lanes", "7"]
+    assert core_cli_args({"events_per_cycle": 1}) == []
+
+
 def test_fit_check_read_ports():
     assert fit.bram_blocks("xc7", 784, 600, reads=2) == 17          # one TDP copy: two reads
     assert fit.bram_blocks("xc7", 784, 600, reads=3) == 34
