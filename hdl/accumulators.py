@@ -4,7 +4,8 @@ Each neuron j holds ``D_j = theta - 1 - V_j`` (1 <= theta <= fan-in; up to fan-i
 loaded at run time), so an input whose weight bit is 1 (+1) subtracts one and a 0 bit (-1)
 adds one, and "V_j >= theta" is
 simply the sign bit of D_j. No multiplier, no XNOR-popcount: the weight bit picks the
-direction of a counter.
+direction of a counter. With ``events_per_cycle`` K > 1, K rows arrive per cycle (a beat's
+events) and a counter steps by the sum of their K terms, -K..+K (-2..+2 for K = 2).
 
 Three ways to hold the counters, same timing (``sign`` shows the value before this
 cycle's update, the update lands at the clock edge):
@@ -62,6 +63,8 @@ class Accumulators(wiring.Component):
         ``start`` input (theta - 1) instead of a constant.
     lanes : int
         Counters updated per cycle (``n`` = all; fewer: ``ceil(n / lanes)`` groups).
+    events_per_cycle : int
+        Rows (events) per cycle, K: ``data`` holds K words and ``add`` K bits.
     registered : bool
         Register ``data``, ``group`` and ``add`` once (with ``en``) before use: a pipeline
         stage after the weight ROM (the DSP48E1 A/B registers when ``dsp_neurons > 0``).
@@ -74,11 +77,12 @@ class Accumulators(wiring.Component):
 
     Members
     -------
-    data : In(lanes)
-        The weight bits of the current group (bit k: neuron ``group * lanes + k``), 1 = +1.
+    data : In(lanes * K)
+        The weight bits of the current group, word e (bits ``e * lanes ..``) from event e
+        (bit k: neuron ``group * lanes + k``), 1 = +1.
     group : In(range(G))
-    add : In(1)
-        Accumulate ``data`` into group ``group`` this cycle.
+    add : In(K)
+        Bit e: accumulate word e of ``data`` into group ``group`` this cycle.
     en : In(1)
         Clock enable of the whole unit (the core's pipeline advance).
     clear : In(1)
@@ -94,15 +98,17 @@ class Accumulators(wiring.Component):
     """
 
     def __init__(self, *, n: int, fan_in: int, theta: int | None, lanes: int,
-                 registered: bool = False, dsp_neurons: int = 0, acc_bits: int | None = None):
+                 events_per_cycle: int = 1, registered: bool = False, dsp_neurons: int = 0,
+                 acc_bits: int | None = None):
         self.shape = self.check(n=n, fan_in=fan_in, theta=theta, lanes=lanes,
                                 dsp_neurons=dsp_neurons, acc_bits=acc_bits)
         self.n, self.lanes, self.registered = n, lanes, bool(registered)
+        self.events_per_cycle = K = events_per_cycle
         self.groups = -(-n // lanes)
         self.runtime = theta is None
         self.init = 0 if self.runtime else counter_init(fan_in, theta)
         self.dsp_neurons = dsp_neurons
-        ports = {"data": In(lanes), "group": In(range(self.groups)), "add": In(1),
+        ports = {"data": In(lanes * K), "group": In(range(self.groups)), "add": In(K),
                  "en": In(1), "clear": In(1), "sign": Out(n)}
         if self.runtime:
             ports["start"] = In(self.shape)
@@ -143,11 +149,29 @@ class Accumulators(wiring.Component):
         w = len(value)
         return (value + Cat(C(1, 1), bit.replicate(w - 1)).as_signed())[:w].as_signed()
 
+    def _delta(self, data, add, k: int) -> Value:
+        """Lane k's step over the K rows: the sum of (bit ? -1 : +1) over the words e with
+        ``add[e]``, in -K..+K."""
+        one, minus_one, zero = C(1, signed(2)), C(-1, signed(2)), C(0, signed(2))
+        return sum(Mux(add[e], Mux(data[e * self.lanes + k], minus_one, one), zero)
+                   for e in range(self.events_per_cycle))
+
+    def _any(self, add) -> Value:
+        """Some row is accumulated this cycle."""
+        return add if self.events_per_cycle == 1 else add.any()
+
+    def _update(self, value, data, add, k: int) -> Value:
+        """``value`` after this cycle's rows (lane k; ``add`` nonzero)."""
+        if self.events_per_cycle == 1:
+            return self._step(value, data[k])
+        return (value + self._delta(data, add, k))[:len(value)].as_signed()
+
     def elaborate(self, platform):
         m = Module()
         data, group, add = self.data, self.group, self.add
         if self.registered:
-            data, group, add = Signal.like(self.data), Signal.like(self.group), Signal()
+            data, group, add = (Signal.like(self.data), Signal.like(self.group),
+                                Signal(len(self.add)))
             with m.If(self.en):
                 m.d.sync += [data.eq(self.data), group.eq(self.group), add.eq(self.add)]
             with m.If(self.clear):
@@ -165,8 +189,8 @@ class Accumulators(wiring.Component):
             acc = Signal(self.shape, init=self.init, name=f"acc{j}")
             with m.If(self.clear):
                 m.d.sync += acc.eq(self.clear_value)
-            with m.Elif(self.en & add):
-                m.d.sync += acc.eq(self._step(acc, data[j]))
+            with m.Elif(self.en & self._any(add)):
+                m.d.sync += acc.eq(self._update(acc, data, add, j))
             m.d.comb += self.sign[j].eq(acc[-1])
         for d in range(first // DSP_LANES):
             self._dsp(m, d, add)
@@ -174,11 +198,18 @@ class Accumulators(wiring.Component):
     def _dsp(self, m, d: int, add):
         """DSP48E1 number d: neurons 4d .. 4d+3 in its four 12-bit lanes. The raw weight
         bits go to A:B (registered there when ``registered``), ``add`` is already aligned
-        with the P stage."""
+        with the P stage. With K > 1 rows A:B takes each lane's -K..+K step (from the
+        unregistered ``data`` and ``add``, aligned with each other)."""
         lane_bits = []
         for k in range(DSP_LANES):
-            w = self.data[DSP_LANES * d + k]
-            lane_bits.append(Cat(C(1, 1), w.replicate(DSP_LANE_BITS - 1)))
+            j = DSP_LANES * d + k
+            if self.events_per_cycle == 1:
+                w = self.data[j]
+                lane_bits.append(Cat(C(1, 1), w.replicate(DSP_LANE_BITS - 1)))
+            else:
+                step = Signal(signed(DSP_LANE_BITS), name=f"dsp{d}_step{k}")
+                m.d.comb += step.eq(self._delta(self.data, self.add, j))
+                lane_bits.append(step)
         ab = Cat(*lane_bits)                                  # 48 bits: A = ab[18:], B = ab[:18]
         init = sum((self.init & 0xFFF) << (DSP_LANE_BITS * k) for k in range(DSP_LANES))
         p = Signal(48, name=f"dsp{d}_p")
@@ -196,7 +227,7 @@ class Accumulators(wiring.Component):
             i_CARRYINSEL=C(0, 3),
             i_CEA1=C(0, 1), i_CEA2=self.en, i_CEB1=C(0, 1), i_CEB2=self.en,
             i_CEC=C(0, 1), i_CED=C(0, 1), i_CEM=C(0, 1), i_CEAD=C(0, 1),
-            i_CEP=self.clear | (self.en & add), i_CEALUMODE=C(0, 1),
+            i_CEP=self.clear | (self.en & self._any(add)), i_CEALUMODE=C(0, 1),
             i_CECTRL=C(0, 1), i_CECARRYIN=C(0, 1), i_CEINMODE=C(0, 1),
             i_RSTA=C(0, 1), i_RSTB=C(0, 1), i_RSTC=C(0, 1), i_RSTD=C(0, 1), i_RSTM=C(0, 1),
             i_RSTP=C(0, 1), i_RSTALLCARRYIN=C(0, 1), i_RSTALUMODE=C(0, 1),
@@ -219,13 +250,14 @@ class Accumulators(wiring.Component):
         wp = mem.write_port()
         written = Signal(G, name="written")          # groups holding this image's values
         sign = Signal(self.n, init=(1 << self.n) - 1 if self.init < 0 else 0, name="sign_ff")
-        upd = self.en & add & ~self.clear
+        upd = self.en & self._any(add) & ~self.clear
         m.d.comb += [rp.addr.eq(group), wp.addr.eq(group), wp.en.eq(upd), self.sign.eq(sign)]
         fresh = ~written.bit_select(group, 1)
         for k in range(lanes):
             old = Mux(fresh, self.clear_value, rp.data[k * w0:(k + 1) * w0].as_signed())
             new = Signal(self.shape, name=f"lane{k}")
-            m.d.comb += [new.eq(self._step(old, data[k])), wp.data[k * w0:(k + 1) * w0].eq(new)]
+            m.d.comb += [new.eq(self._update(old, data, add, k)),
+                         wp.data[k * w0:(k + 1) * w0].eq(new)]
             for g in range(G):
                 j = g * lanes + k
                 if j < self.n:

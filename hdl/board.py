@@ -7,7 +7,9 @@ One image travels: UART rx -> ``FrameReceiver`` -> event buffer (on-chip memory,
 held until its checksum is good) -> ``ImagePlayer`` -> core ``i_event`` at one event per cycle
 -> ``o_result`` -> result buffer -> ``ReplySender`` (RESULT frames) -> UART tx. A batch (LOAD
 frames, then BATCH) plays every buffered image back to back, so its cycle count measures the
-core, not the UART.
+core, not the UART. With a core taking K > 1 events per cycle the receiver packs the events
+into the core's beats as it stores them (docs/core.md, "Ports"): the buffer, its capacity
+and the event counts of ACK frames then count beats, and the player plays one beat per cycle.
 """
 
 from amaranth import Elaboratable, Module, Mux, Signal
@@ -54,6 +56,11 @@ class SerialLink(wiring.Component):
     tx : Out(1)
     leds : Out(8)
         The last result's label.
+
+    Raises
+    ------
+    ValueError
+        Bad capacities.
     """
 
     def __init__(self, core, *, divisor, n_in, event_capacity=4096, image_capacity=256,

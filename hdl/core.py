@@ -37,6 +37,8 @@ from .weight_loader import WeightLoader, load_layout
 
 __all__ = ["BS4NNCore", "CoreNetwork", "event_layout", "result_layout", "spike_layout"]
 
+MAX_EVENTS_PER_CYCLE = 8       # ROM read ports (a true dual-port block RAM gives two)
+
 
 def _check_int(name: str, value, low: int, high: int | None = None, *, none_ok: bool = False):
     if none_ok and value is None:
@@ -78,10 +80,14 @@ class BS4NNCore(wiring.Component):
     runtime_weights : bool
         Build for the network's shape only: weights and thresholds are loaded through
         ``i_load`` (hdl/weight_loader.py), no image is taken before a complete load.
+    events_per_cycle : int
+        Input events per ``i_event`` beat, K (1 .. 8): a beat carries up to K events of one
+        step, the weight ROM has K read ports and the first-layer counters step by -K..+K.
 
     Members
     -------
-    i_event : In(stream)  time u8, addr, last u1 -- one image's events sorted by (time, addr)
+    i_event : In(stream)  time u8, addr, last u1 (K > 1: + more_addr, more_valid) -- one
+        image's events sorted by (time, addr), in beats of up to K events of one step
     o_result : Out(stream)  label, step u8, tie, no_spike, cycles u32, times N_out x u9
     o_spike : Out(stream)  layer, neuron, time u9 -- every spike, while ``debug`` is 1
     full : In(1)  1: run the whole image (every spike time); 0: stop at the decision
@@ -94,13 +100,13 @@ class BS4NNCore(wiring.Component):
     Raises
     ------
     ValueError
-        Bad ``lanes``, ``tree_levels``, ``tree_counter`` or ``dsp_neurons``, or a network the
-        core cannot run (see ``CoreNetwork.build``).
+        Bad ``lanes``, ``tree_levels``, ``tree_counter``, ``dsp_neurons`` or
+        ``events_per_cycle``, or a network the core cannot run (see ``CoreNetwork.build``).
     """
 
     def __init__(self, net, *, lanes: int | None = None, debug_port: bool = True,
                  rom_reg: bool = True, tree_levels: int | None = 4, tree_counter: int = 3,
-                 dsp_neurons: int = 0, runtime_weights: bool = False):
+                 dsp_neurons: int = 0, runtime_weights: bool = False, events_per_cycle: int = 1):
         if not isinstance(net, CoreNetwork):
             net = CoreNetwork.from_artifacts(net)
         self.runtime_weights = bool(runtime_weights)
@@ -110,20 +116,23 @@ class BS4NNCore(wiring.Component):
         lanes = w[1] if lanes is None else lanes
         _check_int("lanes", lanes, 1, w[1])
         _check_int("tree_levels", tree_levels, 1, none_ok=True)
+        _check_int("events_per_cycle", events_per_cycle, 1, MAX_EVENTS_PER_CYCLE)
+        self.events_per_cycle = events_per_cycle
         if tree_counter not in (3, 6) or isinstance(tree_counter, bool):
             raise ValueError(f"tree_counter must be 3 or 6, got {tree_counter!r}")
         self.net, self.lanes, self.debug_port = net, lanes, bool(debug_port)
         self.tree_levels, self.tree_counter, self.dsp_neurons = tree_levels, tree_counter, dsp_neurons
         # The layer list: weight layer 0 is event driven, the deeper ones dense.
-        self.layers = [InputLayer(net, lanes=lanes, rom_reg=rom_reg, dsp_neurons=dsp_neurons)]
+        self.layers = [InputLayer(net, lanes=lanes, rom_reg=rom_reg, dsp_neurons=dsp_neurons,
+                                  events_per_cycle=events_per_cycle)]
         self.layers += [DenseLayer(net, l, tree_levels=tree_levels, tree_counter=tree_counter)
                         for l in range(1, net.n_layers)]
-        self.front_end = FrontEnd(w[0], self.layers[0].groups)
+        self.front_end = FrontEnd(w[0], self.layers[0].groups, events_per_cycle)
         self.decision = Decision(net)
         self.reporter = SpikeReporter(w[1:]) if self.debug_port else None
         self.controller = Controller(w[-1], debug_port=self.debug_port)
         ports = {
-            "i_event": In(stream.Signature(event_layout(w[0]))),
+            "i_event": In(stream.Signature(event_layout(w[0], events_per_cycle))),
             "o_result": Out(stream.Signature(result_layout(w[-1]))),
             "o_spike": Out(stream.Signature(spike_layout(net.n_layers, max(w[1:])))),
             "full": In(1),
@@ -148,13 +157,14 @@ class BS4NNCore(wiring.Component):
     def timing(self) -> dict:
         """The parts' latencies, for ``hdl/cycle_model.py`` (see docs/core.md).
 
-        groups: ROM reads per event; rom_reg: the input layer's latency beyond its ROM read
-        (0/1); layer_delays[l - 1]: deeper layer l's latency; decision_delay: the decision's
-        register stage; argmax_delay: extra cycles of a tie or no-spike decision;
-        output_delay: the controller's result register.
+        groups: ROM reads per beat; events_per_cycle: events per beat (K); rom_reg: the input
+        layer's latency beyond its ROM read (0/1); layer_delays[l - 1]: deeper layer l's
+        latency; decision_delay: the decision's register stage; argmax_delay: extra cycles of
+        a tie or no-spike decision; output_delay: the controller's result register.
         """
         first = self.layers[0]
-        return {"groups": first.groups, "rom_reg": first.latency - 1,
+        return {"groups": first.groups, "events_per_cycle": self.events_per_cycle,
+                "rom_reg": first.latency - 1,
                 "layer_delays": [layer.latency for layer in self.layers[1:]],
                 "decision_delay": self.decision.latency, "output_delay": self.controller.latency,
                 "argmax_delay": self.decision.argmax_latency}

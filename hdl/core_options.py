@@ -18,6 +18,7 @@ _PARAMS = {
     "dsp_neurons": (0, "--dsp-neurons"),
     "debug_port": (True, "--no-debug-port"),
     "runtime_weights": (False, "--runtime-weights"),
+    "events_per_cycle": (1, "--events-per-cycle"),
 }
 
 
@@ -45,6 +46,9 @@ def add_core_arguments(ap: argparse.ArgumentParser, *, debug_port: bool = True,
     g.add_argument("--runtime-weights", action="store_true", default=d["runtime_weights"],
                    help="weights and thresholds loaded at run time through i_load (one build "
                         "per network shape; docs/core.md)")
+    g.add_argument("--events-per-cycle", type=int, default=d["events_per_cycle"], metavar="K",
+                   help="input events per i_event beat: K weight-ROM read ports, first-layer "
+                        "counters stepping by -K..+K (default 1)")
     if debug_port:
         g.add_argument("--no-debug-port", dest="debug_port", action="store_false",
                        default=d["debug_port"], help="leave out the o_spike logic")
@@ -80,4 +84,5 @@ def describe_params(core) -> str:
     return (f"lanes {core.lanes} ({core.groups} ROM reads per event), tree_levels "
             f"{core.tree_levels}, tree_counter {core.tree_counter}, rom_reg {int(core.rom_reg)}, "
             f"dsp_neurons {core.dsp_neurons}, debug_port {int(core.debug_port)}"
+            + (f", {core.events_per_cycle} events per cycle" if core.events_per_cycle > 1 else "")
             + (", runtime weights" if core.runtime_weights else ""))

@@ -9,10 +9,12 @@ always-valid event source, an always-ready result sink and ``debug`` = 0 the tim
 fixed by the trace. Cycle 0 is the one in which the image's first event is accepted by an
 idle core.
 
-* event i (0-based, stream order) is read at cycles G*i .. G*i + G - 1;
-* step u (a step with events) is closed at cycle G*n(u), n(u) = events with time <= u
-  (by the next event's first read, or right after the last event), and the input layer
-  compares it at c_0(u) = G*n(u) + 1 + R;
+* the events come in beats of up to K = ``events_per_cycle`` events of one step
+  (hdl/event_beats.py: ceil(n / K) beats for a step of n events; K = 1: a beat is an event);
+  beat i (0-based, stream order) is read at cycles G*i .. G*i + G - 1;
+* step u (a step with events) is closed at cycle G*b(u), b(u) = beats with time <= u
+  (by the next beat's first read, or right after the last beat), and the input layer
+  compares it at c_0(u) = G*b(u) + 1 + R;
 * a compare of step u <= 254 hands layer 1 its inputs of time u + 1, which it compares at
   c_1(u + 1) = c_0(u) + D_1; likewise c_l(t) = c_{l-1}(t - 1) + D_l (inputs of time 255
   are integrated, for V(255), but never compared);
@@ -29,6 +31,8 @@ import numpy as np
 
 from contract.numerics import LAST_STEP, SILENT
 
+from .event_beats import beat_starts
+
 
 def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
     """Cycles of one image.
@@ -43,7 +47,7 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
         The core's ``full`` input.
     timing : dict
         ``BS4NNCore.timing``: groups, rom_reg, layer_delays (one per deeper layer),
-        decision_delay, output_delay, argmax_delay.
+        decision_delay, output_delay, argmax_delay; events_per_cycle (1 when absent).
     """
     ev = np.asarray(ev_times, np.int64)
     if ev.size == 0:
@@ -57,8 +61,10 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
     if len(delays) != len(spikes) - 1:
         raise ValueError(f"{len(spikes)} weight layers but {len(delays)} layer delays")
 
+    beat_times = ev[beat_starts(ev, int(timing.get("events_per_cycle", 1)))]
+
     def c0(u: int) -> int:
-        return G * int(np.searchsorted(ev, u, side="right")) + 1 + R
+        return G * int(np.searchsorted(beat_times, u, side="right")) + 1 + R
 
     out = np.asarray(spikes[-1])
     first = int(out.min())

@@ -4,8 +4,8 @@
         [--mhz F] [--json]
 
 For every core parameter set (by default: the core's defaults, the Arty and ULX3S board
-configurations, the shortest pipeline and the first layer at 1/2 and 1/4 of its lanes;
-``--config`` replaces that list) and both modes (early: stop at the decision, the normal
+configurations, the shortest pipeline, the first layer at 1/2 and 1/4 of its lanes and two
+input events per cycle; ``--config`` replaces that list) and both modes (early: stop at the decision, the normal
 mode; full: all 256 steps), the cycles per image of the golden test vectors
 (hdl/cycle_model.py on the spike times the export stored, so it reads nothing but the
 artifact directory): mean, p50, p99 and max, the time per image and for the whole set at
@@ -39,7 +39,8 @@ def standard_configs(art) -> list[tuple[str, dict]]:
             ("ulx3s", board_core_params(BOARDS["ulx3s"], art, {})),
             ("shortest", {"tree_levels": None, "rom_reg": False}),
             ("lanes/2", {"lanes": -(-n1 // 2)}),
-            ("lanes/4", {"lanes": -(-n1 // 4)})]
+            ("lanes/4", {"lanes": -(-n1 // 4)}),
+            ("events/2", {"events_per_cycle": 2})]
 
 
 def parse_config(text: str) -> tuple[str, dict]:

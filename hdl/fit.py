@@ -13,11 +13,25 @@ _BRAM_SHAPES = {
     "ecp5": [(512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)],
     "ice40": [(256, 16), (512, 8), (1024, 4), (2048, 2)],
 }
+# Reads one block RAM serves per cycle when nothing writes it: a true dual-port block (xc7
+# RAMB36E1, ECP5 DP16KD) has two ports, but not in its widest (simple dual-port) shape, the
+# first above; an iCE40 EBR has one read port.
+_READ_PORTS = {"xc7": 2, "ecp5": 2, "ice40": 1}
 
 
-def bram_blocks(family, depth, width):
-    """Fewest block RAMs holding a depth x width memory (one port read of a whole word)."""
-    return min(math.ceil(width / w) * math.ceil(depth / d) for d, w in _BRAM_SHAPES[family])
+def bram_blocks(family, depth, width, reads=1, written=False):
+    """Fewest block RAMs holding a depth x width memory read ``reads`` words per cycle.
+
+    One read (and a write port): the simple dual-port shapes. More reads: true dual-port
+    blocks give two each (a ROM), else one copy per read (a written RAM: the write takes a
+    port of every copy).
+    """
+    shapes = _BRAM_SHAPES[family]
+    ports = 1 if reads == 1 or written else _READ_PORTS[family]
+    if ports > 1:
+        shapes = shapes[1:]
+    copies = math.ceil(reads / ports)
+    return copies * min(math.ceil(width / w) * math.ceil(depth / d) for d, w in shapes)
 
 
 # Logic per unit, from Yosys runs on the authors' 784-600-10 network (docs/core.md): LUTs per
@@ -34,17 +48,21 @@ def fit_check(art, params, board, event_capacity, image_capacity):
     lanes = params.get("lanes") or n1
     groups = math.ceil(n1 / lanes)
     dsp_n = int(params.get("dsp_neurons") or 0)
+    k = int(params.get("events_per_cycle") or 1)
+    runtime = bool(params.get("runtime_weights"))
     addr_bits = max(1, math.ceil(math.log2(widths[0])))
     result_bits = max(1, math.ceil(math.log2(widths[-1]))) + 8 + 2 + 32 + 9 * widths[-1]
-    mems = [("layer-0 weight ROM", widths[0] * groups, lanes),
-            ("event buffer", event_capacity, 8 + addr_bits + 1),
-            ("result buffer", image_capacity, result_bits)]
+    mems = [("layer-0 weight ROM", widths[0] * groups, lanes, k, runtime),
+            ("event buffer", event_capacity, 8 + addr_bits + 1 + (k - 1) * (addr_bits + 1), 1,
+             True),
+            ("result buffer", image_capacity, result_bits, 1, True)]
     lines, total = [], 0
-    for what, depth, width in mems:
-        n = bram_blocks(board.family, depth, width)
+    for what, depth, width, reads, written in mems:
+        n = bram_blocks(board.family, depth, width, reads, written)
         total += n
         lines.append(f"  {what:20s} {depth:6d} x {width:4d} bit = {depth * width / 1024:7.1f} kbit"
-                     f" -> {n} {board.bram_kind}")
+                     f" -> {n} {board.bram_kind}" + (f" ({reads} reads per cycle)" if reads > 1
+                                                       else ""))
     rom_bits = widths[0] * n1
     lines.append(f"  block RAM total      {total} / {board.brams} {board.bram_kind}"
                  f" ({100 * total / board.brams:.0f} %)")
@@ -58,7 +76,11 @@ def fit_check(art, params, board, event_capacity, image_capacity):
         plus = (w > 0).sum(axis=1)
         tree_bits += widths[l] + int(sum(min(int(p), widths[l] - int(p)) for p in plus))
     counter = int(params.get("tree_counter", 3))
-    luts = int(fabric * acc0 * _LUT_PER_COUNTER_BIT[board.family]
+    # K events per cycle: up to 3 weight bits and their slot valids still fit the LUT6 of a
+    # counter bit; more need a sum of the terms per counter (K LUTs); a DSP lane takes its
+    # -K..+K step from one LUT.
+    per_counter = acc0 * _LUT_PER_COUNTER_BIT[board.family] + (k if k > 3 else 0)
+    luts = int(fabric * per_counter + (dsp_n if k > 1 else 0)
                + tree_bits * _LUT_PER_TREE_BIT[(counter, board.family)] + 1500)
     ffs = fabric * acc0 + sum(widths[1:]) * 2 + tree_bits // 2
     dsps = dsp_n // DSP_LANES
@@ -70,7 +92,8 @@ def fit_check(art, params, board, event_capacity, image_capacity):
                  f" ({100 * luts / board.luts:.0f} %)")
     ok = total <= board.brams and ffs <= board.ffs and dsps <= board.dsps
     head = (f"fit check: network {'-'.join(map(str, widths))} ({rom_bits / 1000:.0f} kbit of "
-            f"layer-0 weights), lanes {lanes}, on {board.title} ({board.device})")
+            f"layer-0 weights), lanes {lanes}"
+            + (f", {k} events per cycle" if k > 1 else "") + f", on {board.title} ({board.device})")
     if not ok:
         lines.append(f"  DOES NOT FIT: needs {total} {board.bram_kind} of {board.brams}"
                      + (f", {ffs} FF of {board.ffs}" if ffs > board.ffs else "")

@@ -4,6 +4,10 @@ A frame's events go into the event buffer from ``batch_end`` on as they arrive; 
 then offered on ``o_frame`` (with its error code, 0 if good) and held until the board has
 answered it. Bytes that arrive meanwhile are dropped, and so is a frame whose bytes stop
 arriving for ``timeout`` cycles (the wire protocol: ``hdl/protocol.py``).
+
+For a core taking K > 1 events per cycle the events are packed into its ``i_event`` beats
+(docs/core.md, "Ports"): an event of the same step and image as the frame's last entry joins
+that entry while it holds fewer than K, so the buffer holds beats and counts them.
 """
 
 from amaranth import C, Cat, Module, Mux, Shape, Signal
@@ -30,7 +34,8 @@ class FrameReceiver(wiring.Component):
     Parameters
     ----------
     event_layout : data.StructLayout
-        The core's event (``time``, ``addr``, ``last``).
+        The core's event (``time``, ``addr``, ``last``) or beat (also ``more_addr``,
+        ``more_valid``: docs/core.md, "Ports").
     event_capacity, image_capacity : int
         Event buffer depth; images a batch may hold.
     timeout : int
@@ -59,6 +64,8 @@ class FrameReceiver(wiring.Component):
     def __init__(self, *, event_layout, event_capacity, image_capacity, timeout, weights=False):
         self.event_capacity = event_capacity
         self.image_capacity = image_capacity
+        more = event_layout.members.get("more_valid")
+        self.events_per_beat = 1 + (Shape.cast(more).width if more is not None else 0)
         self.timeout = timeout
         self.weights = weights
         extra = {"o_load": Out(stream.Signature(load_layout()))} if weights else {}
@@ -188,15 +195,43 @@ class FrameReceiver(wiring.Component):
             m.d.sync += ev_addr_lo.eq(byte)
         with m.If((rec == 2) & self._is_events()):
             last = Mux(frame.cmd == P.CMD_RUN, final, byte[7] | final)
+            addr = Cat(ev_addr_lo, byte[:7])
             m.d.comb += [self.events.addr.eq(frame.end),
                          self.events.data.time.eq(ev_time),
-                         self.events.data.addr.eq(Cat(ev_addr_lo, byte[:7])),
+                         self.events.data.addr.eq(addr),
                          self.events.data.last.eq(last)]
-            with m.If(frame.end == self.event_capacity):
+            joined = self._join_beat(m, ev_time, addr, last) if self.events_per_beat > 1 else 0
+            with m.If(joined):
+                m.d.sync += frame.images.eq(frame.images + last)
+            with m.Elif(frame.end == self.event_capacity):
                 m.d.sync += overflow.eq(1)
             with m.Else():
                 m.d.comb += self.events.en.eq(1)
                 m.d.sync += [frame.end.eq(frame.end + 1), frame.images.eq(frame.images + last)]
+
+    def _join_beat(self, m, ev_time, addr, last):
+        """K > 1 events per beat: the frame's last entry, kept in ``beat``, takes the event
+        when it has the same step, is not an image's end and has a free slot (the entry is
+        written again, whole); otherwise the event starts a new entry. Returns "joined"."""
+        frame, wr = self.o_frame.payload, self.events
+        beat = Signal.like(wr.data, name="beat")
+        filled = Signal(range(self.events_per_beat + 1))      # events in `beat`
+        joined = Signal()
+        # frame.end != batch_end: `beat` is an entry of this frame (never one of the batch)
+        m.d.comb += joined.eq((frame.end != self.batch_end) & (filled != self.events_per_beat)
+                              & (beat.time == ev_time) & ~beat.last)
+        grown = Signal.like(beat)
+        m.d.comb += grown.eq(beat)
+        for j in range(self.events_per_beat - 1):
+            with m.If(filled == j + 1):
+                m.d.comb += [grown.more_addr[j].eq(addr), grown.more_valid[j].eq(1)]
+        m.d.comb += grown.last.eq(last)
+        with m.If(joined):
+            m.d.comb += [wr.addr.eq(frame.end - 1), wr.data.eq(grown), wr.en.eq(1)]
+            m.d.sync += [beat.eq(grown), filled.eq(filled + 1)]
+        with m.Elif(frame.end != self.event_capacity):
+            m.d.sync += [beat.eq(wr.data), filled.eq(1)]
+        return joined
 
     def _verdict(self, checksum, length, rec, overflow):
         """The frame's error code (0: good), first failing check first."""

@@ -1,5 +1,9 @@
 """The event front end: takes an image's events, one ROM read per group, and closes steps.
 
+With ``events_per_cycle`` K > 1 each ``i_event`` beat carries up to K events of one step
+(hdl/event_beats.py) and the input layer reads their K rows at once; the front end itself
+works beat by beat exactly as it does event by event.
+
 A step is closed when the first event of a later step (or the end of the image) arrives:
 that cycle's compare must see every event of the step, and none of the next
 (docs/numerics.md, "Per-step compare"). Steps without events cost nothing.
@@ -16,15 +20,23 @@ from .pipeline import CONTROL, Phase
 __all__ = ["FrontEnd", "event_reads"]
 
 
-def event_reads(n_in: int, groups: int) -> wiring.Signature:
+def event_reads(n_in: int, groups: int, events_per_cycle: int = 1) -> wiring.Signature:
     """One ROM read per cycle: input ``addr``, row group ``group``; ``event``: a read of an
-    event (not a bubble); ``close``: step ``time`` is complete, compare it."""
-    return wiring.Signature({"addr": Out(index_bits(n_in)), "group": Out(range(groups)),
-                             "event": Out(1), "close": Out(1), "time": Out(8)})
+    event (not a bubble); ``close``: step ``time`` is complete, compare it. With
+    ``events_per_cycle`` K > 1 also ``more_addr`` and ``more_valid``: the beat's other
+    K - 1 slots (``more_valid`` counts only with ``event``)."""
+    members = {"addr": Out(index_bits(n_in)), "group": Out(range(groups)),
+               "event": Out(1), "close": Out(1), "time": Out(8)}
+    if events_per_cycle > 1:
+        layout = event_layout(n_in, events_per_cycle)
+        members.update(more_addr=Out(layout["more_addr"].shape),
+                       more_valid=Out(events_per_cycle - 1))
+    return wiring.Signature(members)
 
 
 class FrontEnd(wiring.Component):
-    """The input stream: ``groups`` cycles per event, step closing, draining after a decision.
+    """The input stream: ``groups`` cycles per event (per beat), step closing, draining after a
+    decision.
 
     No latency of its own: ``i_event`` goes straight to the ROM address, so it should come
     from flip-flops (``hdl/skid.py``, as ``hdl/board.py`` does).
@@ -35,10 +47,13 @@ class FrontEnd(wiring.Component):
         Inputs (the event address range).
     groups : int
         ROM reads per event (the input layer's row groups).
+    events_per_cycle : int
+        Events per ``i_event`` beat (K): the beat's K - 1 further slots pass to ``o``.
 
     Members
     -------
-    i_event : In(stream)  time u8, addr, last u1 -- one image's events sorted by (time, addr)
+    i_event : In(stream)  time u8, addr, last u1 (+ more_addr, more_valid) -- one image's
+        events sorted by (time, addr), in beats of up to K events of one step
     ctl : In(CONTROL)
     o : Out(event_reads)  what the input layer reads and compares this cycle
     start : Out(1)  an idle core sees an image's first event
@@ -46,11 +61,11 @@ class FrontEnd(wiring.Component):
     input_over : Out(1)  the image's last event is in or being offered
     """
 
-    def __init__(self, n_in: int, groups: int):
-        self.groups = groups
-        super().__init__({"i_event": In(stream.Signature(event_layout(n_in))), "ctl": In(CONTROL),
-                          "o": Out(event_reads(n_in, groups)), "start": Out(1), "quiet": Out(1),
-                          "input_over": Out(1)})
+    def __init__(self, n_in: int, groups: int, events_per_cycle: int = 1):
+        self.groups, self.events_per_cycle = groups, events_per_cycle
+        super().__init__({"i_event": In(stream.Signature(event_layout(n_in, events_per_cycle))),
+                          "ctl": In(CONTROL), "o": Out(event_reads(n_in, groups, events_per_cycle)),
+                          "start": Out(1), "quiet": Out(1), "input_over": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -66,6 +81,8 @@ class FrontEnd(wiring.Component):
                      self.start.eq((ctl.phase == Phase.IDLE) & ev.valid),
                      self.quiet.eq(in_done & ~open_),
                      self.input_over.eq(in_done | (ev.valid & p.last))]
+        if self.events_per_cycle > 1:
+            m.d.comb += [o.more_addr.eq(p.more_addr), o.more_valid.eq(p.more_valid)]
         with m.If(ctl.advance & ctl.accepting):
             with m.If(close):
                 m.d.sync += open_.eq(0)

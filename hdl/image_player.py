@@ -1,4 +1,5 @@
-"""Plays buffered images into the core, one event per cycle, and stores the core's results.
+"""Plays buffered images into the core, one event (a beat of the core's ``i_event``: one or
+more events of a step) per cycle, and stores the core's results.
 
 The events of a run, ``[first, end)`` of the event buffer, go to the core back to back (a
 batch is one run of many images), so the run's cycle count measures the core, not the UART.

@@ -121,9 +121,16 @@ def index_bits(n: int) -> int:
     return max(1, math.ceil(math.log2(n))) if n > 1 else 1
 
 
-def event_layout(n_in: int) -> data.StructLayout:
-    return data.StructLayout({"time": unsigned(8), "addr": unsigned(index_bits(n_in)),
-                              "last": unsigned(1)})
+def event_layout(n_in: int, events_per_cycle: int = 1) -> data.StructLayout:
+    """One beat of ``i_event``: ``time``, ``addr``, ``last``; with K = ``events_per_cycle``
+    > 1 also ``more_addr`` (K - 1 addresses) and ``more_valid`` (bit j: slot j + 1 carries
+    an event; the valid slots come first). Every event of a beat has step ``time``."""
+    a = unsigned(index_bits(n_in))
+    fields = {"time": unsigned(8), "addr": a, "last": unsigned(1)}
+    if events_per_cycle > 1:
+        fields.update(more_addr=data.ArrayLayout(a, events_per_cycle - 1),
+                      more_valid=unsigned(events_per_cycle - 1))
+    return data.StructLayout(fields)
 
 
 def result_layout(n_out: int) -> data.StructLayout:

@@ -9,6 +9,8 @@ With ``loads`` (a runtime-weights core, docs/core.md) ``loads[k]``, a list of lo
 
 The driver keeps `i_event.valid` high whenever it has an event (no bubbles) and holds
 `o_result.ready` / `o_spike.ready` at 1, so `cycles` is what hdl/cycle_model.py predicts.
+A core with ``events_per_cycle`` K > 1 gets its events in beats of up to K events of one
+step (hdl/event_beats.py).
 """
 from __future__ import annotations
 
@@ -16,17 +18,25 @@ import sys
 
 from amaranth.sim import Simulator
 
+from hdl.event_beats import beats
+
 
 def _offer(ctx, ev, events, k):
-    """Drive event ``k`` of ``events`` on the stream ``ev`` (valid low past the end)."""
+    """Drive beat ``k`` of ``events`` (beats ``(time, addrs)``) on the stream ``ev`` (valid
+    low past the end)."""
     if k >= len(events):
         ctx.set(ev.valid, 0)
         return
-    t, a = events[k]
+    t, (a, *more) = events[k]
+    p = ev.payload
     ctx.set(ev.valid, 1)
-    ctx.set(ev.payload.time, t)
-    ctx.set(ev.payload.addr, a)
-    ctx.set(ev.payload.last, int(k == len(events) - 1))
+    ctx.set(p.time, t)
+    ctx.set(p.addr, a)
+    ctx.set(p.last, int(k == len(events) - 1))
+    if hasattr(p, "more_valid"):
+        ctx.set(p.more_valid, (1 << len(more)) - 1)
+        for j, x in enumerate(more):
+            ctx.set(p.more_addr[j], x)
 
 
 async def _load(ctx, port, words):
@@ -54,9 +64,9 @@ def simulate(core, images, *, full: bool = True, debug: bool = False,
         for n_img, (times, addrs) in enumerate(images):
             if loads and n_img in loads:
                 await _load(ctx, core.i_load, loads[n_img])
-            events = [(int(t), int(a)) for t, a in zip(times, addrs)]
-            if not events:
+            if not len(times):
                 raise ValueError("an image needs at least one event")
+            events = beats(times, addrs, getattr(core, "events_per_cycle", 1))
             k, spikes, n = 0, [], 0
             while True:
                 _offer(ctx, ev, events, k)

@@ -14,6 +14,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import First, RisingEdge, Timer
 
+from hdl.event_beats import beat_starts
 from sim.batch_files import read_hex, split_fields, write_hex
 from sim.layout import Unpacker
 from sim.wrapper import IMAGE_BITS
@@ -22,12 +23,24 @@ PERIOD_NS = 10
 
 
 def event_payloads(times: np.ndarray, addrs: np.ndarray, fields: dict) -> np.ndarray:
-    """One image's events as i_event payload values (int64), `last` set on the final one."""
+    """One image's events as i_event payload values (int64), `last` set on the final one.
+
+    A core taking K > 1 events per cycle (``more_valid`` in ``fields``: K - 1 bits) gets one
+    payload per beat of up to K events of one step (hdl/event_beats.py)."""
     t = np.asarray(times, np.int64)
     a = np.asarray(addrs, np.int64)
-    last = np.zeros(len(t), dtype=np.int64)
+    k = 1 + fields["more_valid"][1] if "more_valid" in fields else 1
+    starts = beat_starts(t, k)
+    sizes = np.diff(np.r_[starts, len(t)])
+    last = np.zeros(len(starts), dtype=np.int64)
     last[-1] = 1
-    return (t << fields["time"][0]) | (a << fields["addr"][0]) | (last << fields["last"][0])
+    out = (t[starts] << fields["time"][0]) | (a[starts] << fields["addr"][0]) | \
+        (last << fields["last"][0])
+    for j in range(k - 1):                        # slot j + 1 of each beat that has one
+        has = sizes > j + 1
+        out[has] |= (a[starts[has] + j + 1] << fields[f"more_addr[{j}]"][0]) | \
+            (1 << (fields["more_valid"][0] + j))
+    return out
 
 
 @dataclass
