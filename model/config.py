@@ -164,7 +164,13 @@ class TrainConfig:
                              group=BS4NN)
     fact0: float = option(5.0, "initial threshold scale fact (default %(default)s)",
                           group=BS4NN)
-    real: bool = option(False, "S4NN-style real-valued weights in the forward", group=BS4NN)
+    real: bool = option(False, "S4NN-style real-valued variant: the forward uses the latent "
+                        "weights themselves (float32 potentials, fire when V > thr / fact) "
+                        "instead of their signs; decision and bs4nn rules. With the decision "
+                        "rule the thresholds are --theta's (V > theta - 1/2, which is V >= "
+                        "theta for weights of +-1) and the weights stay in [-clip, clip]: the "
+                        "binary network of the same size is the real one with every |w| = 1 "
+                        "(docs/numerics.md, \"Training rules\")")
     prior: float = option(0.0, "natural parameter lambda_0 of every weight's prior, P(+1) = "
                           "sigmoid(2 lambda_0) (default %(default)s: +1 and -1 equally likely)",
                           group=BAYES)
@@ -235,8 +241,9 @@ class TrainConfig:
         if self.rule not in RULES:
             raise ValueError(f"rule {self.rule!r}: expected one of {sorted(RULES)}")
         self.check_numbers()
-        if self.real and self.rule != "bs4nn":
-            raise ValueError("--real trains with the bs4nn rule only")
+        if self.real and self.rule == "bayes":
+            raise ValueError("--real trains with the decision or bs4nn rule (the bayes rule "
+                             "samples binary weights)")
         if self.early and self.rule != "decision":
             raise ValueError("--early trains with the decision rule only")
         if self.early_relative and not self.early_rivals:

@@ -49,10 +49,11 @@ class Trainer:
             self.pool.shutdown()
 
     def step(self, images: np.ndarray, labels: np.ndarray, lr: float, lr_f: float):
-        """Forward (integer contract), backward, update. Returns (mean loss, accuracy)."""
+        """Forward (integer contract, or real-valued with --real), backward, update. Returns
+        (mean loss, accuracy)."""
         s_in = encode_latency(images)
         if self.posterior is None:
-            signs = None if self.net.real else self.net.signs()      # once for all threads
+            signs = self.net.signs()                                  # once for all threads
             dWs, dfs, loss, acc = self.backward(s_in, labels, signs)
             self.optimizer.step(self.net.W, self.net.fact, dWs, dfs, lr, lr_f, self.pool,
                                 self.cfg.threads)

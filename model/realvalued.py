@@ -7,8 +7,9 @@ forward pass:
     V_j(t) = sum_i w[j, i] * [s_i <= t],   s_j = 1 + first t in 0..255 with V_j(t) > thr / fact
 
 (strictly greater, as in the papers). This is a training/comparison mode only: the hardware
-runs the binary network (model.network). Potentials are float32; for the decision's
-tie-break they are rounded to a fixed-point integer (1/1024 units).
+runs the binary network (model.network). Potentials are float32 (the compiled kernels of
+model.kernels.real_scan and model.kernels.real_conv); for the decision's tie-break they are
+rounded to a fixed-point integer (1/1024 units).
 """
 from __future__ import annotations
 
@@ -17,34 +18,39 @@ import numpy as np
 from contract.numerics import encode_latency
 
 from .arch import Layer, dense_arch
-from .conv import conv_rows
 from .decision import decide
-from .layer import LayerResult, layer_forward, layer_from_rows
+from .kernels.real_conv import conv_forward_real
+from .kernels.real_scan import forward_rows_real
+from .layer import LayerResult, padded_rows
 from .network import ForwardResult, concat_results
 from .pool import pool_times
 
 V_SCALE = 1024.0   # fixed-point scale for the decision's potential tie-break
 
 
-def real_layer_forward(s_in: np.ndarray, w: np.ndarray, threshold: float) -> LayerResult:
+def real_layer_forward(s_in: np.ndarray, w: np.ndarray, threshold: float, *,
+                       final: bool = True) -> LayerResult:
     """Spike times of one real-valued layer. s_in (B, N_in) in 0..256; w (N_out, N_in) float.
 
-    Returned v_cross / v_final are float32 (unlike the integer layer).
+    Returned v_cross / v_final are float32 (unlike the integer layer); ``final=False``
+    leaves V(255) out (v_final None).
     """
     w = np.asarray(w, np.float32)
     if w.ndim != 2 or w.shape[1] != np.shape(s_in)[1]:
         raise ValueError(f"weights of shape {w.shape} do not match {np.shape(s_in)[1]} inputs")
-    return layer_forward(s_in, w, threshold, strict=True, dtype=np.float32)
+    return forward_rows_real(s_in, padded_rows(np.ascontiguousarray(w.T)), threshold,
+                             final=final)
 
 
 def real_conv_forward(s_in: np.ndarray, kernels: np.ndarray, threshold: float,
-                      layer: Layer) -> LayerResult:
+                      layer: Layer, *, final: bool = True) -> LayerResult:
     """A real-valued conv layer (kernels (C_out, C_in, K, K) float), V > threshold."""
-    return layer_from_rows(s_in, conv_rows(kernels, layer, np.float32), threshold, strict=True)
+    return conv_forward_real(s_in, kernels, layer, threshold, final=final)
 
 
 def real_spikes(s_in: np.ndarray, weights, thresholds, arch: list[Layer]) -> list:
-    """Per layer of ``arch``: a LayerResult (weight layers) or pooled spike times (pool)."""
+    """Per layer of ``arch``: a LayerResult (weight layers; V(255) of the output layer
+    only, the one the decision reads) or pooled spike times (pool)."""
     out, s, wl = [], s_in, 0
     for layer in arch:
         if layer.kind == "pool":
@@ -52,8 +58,9 @@ def real_spikes(s_in: np.ndarray, weights, thresholds, arch: list[Layer]) -> lis
             s = out[-1]
             continue
         w, th = weights[wl], float(thresholds[wl])
-        r = (real_layer_forward(s, w, th) if layer.kind == "dense"
-             else real_conv_forward(s, w, th, layer))
+        last = wl == len(weights) - 1
+        r = (real_layer_forward(s, w, th, final=last) if layer.kind == "dense"
+             else real_conv_forward(s, w, th, layer, final=last))
         out.append(r)
         s, wl = r.spikes, wl + 1
     return out

@@ -5,8 +5,9 @@
     python -m model.train --arch conv16k5,pool2,conv32k5,pool2,fc10 --out runs/conv.npz
     python -m model.train --max-minutes 4 --out runs/mnist.npz --html runs/mnist.html
 
-The forward pass is always the integer contract (model.layer, the golden model) on the
-signs of the latent real weights; only the backward differs between the rules
+The forward pass is the integer contract (model.layer, the golden model) on the signs of
+the latent real weights (``--real``: on the weights themselves); only the backward differs
+between the rules
 (docs/numerics.md, "Training rules"):
 
 * ``decision`` (default, model/rules/decision_ce.py): cross-entropy on the output potentials
@@ -23,7 +24,8 @@ signs of the latent real weights; only the backward differs between the rules
 Mini-batches are split over ``--threads`` worker threads (the compiled kernels of
 model/kernels/ release the GIL; one thread, the default, was the fastest on 2 cores) and the
 slices' gradients summed. ``--shift`` adds random translations of up to
-that many pixels. ``--real`` trains the S4NN-style real-valued variant (bs4nn rule only).
+that many pixels. ``--real`` trains the S4NN-style real-valued variant of the same network
+(decision or bs4nn rule; the forward uses the real weights, not their signs).
 ``--arch SPEC`` gives any stack of conv, pool and dense layers (model/arch.py;
 docs/numerics.md, "Convolution", "Pooling"); ``--hidden`` is the shorthand for dense ones.
 The epoch with the best validation accuracy (strict) is kept; the test set is only

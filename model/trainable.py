@@ -1,5 +1,6 @@
-"""The network being trained: real-valued latent weights whose signs the forward uses, and
-the per-layer threshold scales fact (theta = floor(thr / fact) + 1)."""
+"""The network being trained: real-valued latent weights whose signs the forward uses (or,
+with ``--real``, the weights themselves), and the per-layer threshold scales fact
+(theta = floor(thr / fact) + 1; the real-valued forward fires when V > thr / fact)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,21 +13,25 @@ from .arch import Layer, dense_arch, widths_of
 from .checkpoint import binarize, theta_from_fact
 from .decision import accuracy, decide
 from .kernels.conv import conv_forward
+from .kernels.real_conv import conv_forward_real
+from .kernels.real_scan import forward_rows_real
 from .kernels.scan import forward_rows
 from .kernels.update import sign_rows
-from .layer import LayerResult
+from .layer import LayerResult, padded_rows
 from .network import ForwardResult
 from .pool import pool_times
-from .realvalued import real_forward_times, real_spikes
+from .realvalued import real_forward_times
 
 
 @dataclass
 class Signs:
-    """The forward's binary weights, once per step for every worker thread."""
+    """The forward's weights, once per step for every worker thread: the binary ones, or
+    with ``real`` the latent real weights themselves (float32 everywhere)."""
     wb: list                      # per weight layer: conv (C_out, C_in, K, K) int8, dense None
     wf: list                      # float32 dense matrices for the backward (None: layer 0, conv)
     wt_pad: list                  # dense: (N_in + 1, N_out) int16 connection rows, zero row
                                   # appended; conv None (model.kernels.conv reads wb)
+    real: bool = False
 
 
 class Net:
@@ -37,7 +42,9 @@ class Net:
     ----------
     layers : the architecture (model.arch layers), or dense widths, input first (784, ..., 10).
     cfg : a ``model.config.TrainConfig``: the rule picks the initialisation (decision and
-        bayes: W ~ U[-clip, clip], fact from ``theta``; bs4nn: W ~ U[0, init), fact = fact0).
+        bayes: W ~ U[-clip, clip], fact = thr / (theta - 1/2), so that the real-valued
+        forward's V > thr / fact is the integer V >= theta; bs4nn: W ~ U[0, init),
+        fact = fact0). ``cfg.real``: the forward uses the real weights (S4NN).
         With the bayes rule W holds the natural parameters lambda of the weights' Bernoulli
         distributions (model/rules/bayes.py).
     rng : the generator the initial weights are drawn from.
@@ -78,9 +85,17 @@ class Net:
     def binary(self) -> list[np.ndarray]:
         return [binarize(w) for w in self.W]
 
+    @property
+    def thresholds(self) -> list[float]:
+        """The real-valued forward's thresholds thr / fact (fire when V > thr / fact)."""
+        return [self.thr / f for f in self.fact]
+
     def signs(self, W: list[np.ndarray] | None = None) -> Signs:
         """The binary weights as the forward and backward use them: the signs of ``W``
-        (default: the latent weights ``self.W``; the bayes rule passes a sample)."""
+        (default: the latent weights ``self.W``; the bayes rule passes a sample). A real
+        network's forward and backward use the latent weights themselves."""
+        if self.real:
+            return self.real_weights()
         wt_pad, wf, wb = [], [], []
         for l, (w, layer) in enumerate(zip(self.W if W is None else W, self.weight_layers)):
             if layer.kind == "conv":
@@ -93,25 +108,41 @@ class Net:
             wf.append(binarize(w).astype(np.float32) if l else None)
         return Signs(wb, wf, wt_pad)
 
+    def real_weights(self) -> Signs:
+        """``signs()`` of a real network: the latent weights as float32 kernels, matrices
+        and connection rows."""
+        wb, wf, wt_pad = [], [], []
+        for l, (w, layer) in enumerate(zip(self.W, self.weight_layers)):
+            w = np.asarray(w, np.float32)
+            conv = layer.kind == "conv"
+            wb.append(w if conv else None)
+            wf.append(None if conv or l == 0 else w)
+            wt_pad.append(None if conv else padded_rows(np.ascontiguousarray(w.T)))
+        return Signs(wb, wf, wt_pad, real=True)
+
+    def fire(self, s: np.ndarray, signs: Signs, wl: int, layer: Layer) -> LayerResult:
+        """Weight layer ``wl`` (``layer``) on its input spike times: the integer contract
+        (V >= theta; the compiled model.kernels.scan and model.kernels.conv) or, with real
+        weights, the S4NN forward (V > thr / fact; model.kernels.real_scan, real_conv;
+        V(255) of the output layer only: v_final None below it)."""
+        conv = layer.kind == "conv"
+        if signs.real:
+            th, last = self.thresholds[wl], wl == len(self.W) - 1
+            return (conv_forward_real(s, signs.wb[wl], layer, th, final=last) if conv
+                    else forward_rows_real(s, signs.wt_pad[wl], th, final=last))
+        return (conv_forward(s, signs.wb[wl], layer, self.thetas[wl]) if conv
+                else forward_rows(s, signs.wt_pad[wl], self.thetas[wl]))
+
     def layers(self, s_in: np.ndarray, signs: Signs | None = None) -> list[LayerResult]:
-        """Per-layer LayerResults on input spike times (B, N0): the integer contract
-        (binarize(W), theta; the compiled model.kernels.scan and model.kernels.conv) or, with
-        real=True, the real-valued S4NN forward. A pooling layer's result has its spike
-        times only (v_cross, v_final None)."""
-        if self.real:
-            outs = real_spikes(s_in, self.W, [self.thr / f for f in self.fact], self.arch)
-            return [LayerResult(x, None, None) if isinstance(x, np.ndarray) else x
-                    for x in outs]
+        """Per-layer LayerResults on input spike times (B, N0) (``fire``). A pooling
+        layer's result has its spike times only (v_cross, v_final None)."""
         signs = signs or self.signs()
         out, s, wl = [], s_in, 0
         for layer in self.arch:
             if layer.kind == "pool":
                 r = LayerResult(pool_times(s, layer), None, None)
-            elif layer.kind == "conv":
-                r = conv_forward(s, signs.wb[wl], layer, self.thetas[wl])
-                wl += 1
             else:
-                r = forward_rows(s, signs.wt_pad[wl], self.thetas[wl])
+                r = self.fire(s, signs, wl, layer)
                 wl += 1
             out.append(r)
             s = r.spikes
@@ -119,7 +150,7 @@ class Net:
 
     def forward_times(self, s_in: np.ndarray) -> ForwardResult:
         if self.real:
-            return real_forward_times(s_in, self.W, [self.thr / f for f in self.fact], self.arch)
+            return real_forward_times(s_in, self.W, self.thresholds, self.arch)
         rs = self.layers(s_in)
         r = rs[-1]
         return ForwardResult([x.spikes for x in rs], r.v_cross, r.v_final,

@@ -185,7 +185,7 @@ CASES = [
     Case("train-theta-above-fan-in", T, ("--hidden", "16", "--theta", "20", "40"), ("--theta", "theta[1] = 40", "1..16")),
     Case("train-epochs-not-a-number", T, ("--epochs", "x"), ("argument --epochs",)),
     Case("train-unknown-rule", T, ("--rule", "hebb"), ("argument --rule",)),
-    Case("train-real-with-decision-rule", T, ("--real",), ("--real",)),
+    Case("train-real-with-bayes-rule", T, ("--real", "--rule", "bayes"), ("--real", "bayes")),
     Case("train-momentum-1", T, ("--rule", "bayes", "--momentum", "1"), ("--momentum 1",)),
     Case("train-gumbel-temperature-0", T, ("--rule", "bayes", "--gumbel-temperature", "0"),
          ("--gumbel-temperature 0",)),

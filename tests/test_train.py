@@ -198,7 +198,7 @@ def test_bad_config():
     with pytest.raises(ValueError, match="epochs"):
         TrainConfig(epochs=-1).resolved()
     with pytest.raises(ValueError, match="real"):
-        TrainConfig(real=True).resolved()
+        TrainConfig(real=True, rule="bayes").resolved()
 
 
 def test_command_line_is_built_from_the_config():

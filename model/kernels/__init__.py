@@ -11,7 +11,9 @@ them in parallel:
 * ``grad``: sum_b e[b, j] [s_in[b, i] < s_out[b, j]] (model.rules.temporal_grad) and the
   sign-weighted mean of a gradient (the bs4nn rule's threshold step);
 * ``update``: the optimizer's step on a block of latent weight rows (model.optim) and the
-  signs of the latent weights as the forward's connection rows (model.trainable).
+  signs of the latent weights as the forward's connection rows (model.trainable);
+* ``real_scan``, ``real_conv``: the real-valued (``--real``) dense and conv forward and
+  peaks, float32 potentials, V > threshold.
 
 numba is a hard dependency: without it these modules fail to import.
 """

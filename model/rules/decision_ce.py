@@ -23,6 +23,12 @@ event-driven kernels of model.kernels.conv and model.kernels.conv_grad. A poolin
 delay: its output fired by the reference step iff the window's highest peak reached theta,
 so its error goes to the window's input with the highest peak (model.pool.route).
 
+A real network (``--real``, S4NN-style) runs the same rule on its real weights: the forward
+fires when V > theta - 1/2 (model.kernels.real_scan, real_conv; with weights of +-1 that is
+the integer V >= theta), the peaks are those of the real potentials, and the backward uses
+the weights where the binary rule uses their signs (V(t*) = sum_j w_kj a_j, the error sent
+down through w); dM_j / dW_ji = [s_i <= step of the peak] and the surrogate are unchanged.
+
 ``cfg.early`` > 0 adds the early-decision term (model.rules.early): a hinge that lifts the
 label's potential to theta by step min(t*, ``cfg.early_step``), through the same backward
 read at that step.
@@ -33,10 +39,12 @@ import numpy as np
 
 from contract.numerics import SILENT, T
 
-from ..kernels.conv import conv_forward, conv_peaks
+from ..kernels.conv import conv_peaks
 from ..kernels.conv_grad import conv_kernel_grad, conv_spread_back
 from ..kernels.grad import grad_before
-from ..kernels.scan import forward_rows, peak_rows
+from ..kernels.real_conv import conv_peaks_real
+from ..kernels.real_scan import peak_rows_real
+from ..kernels.scan import peak_rows
 from ..pool import pool_times, route, unpool
 from . import early
 
@@ -55,18 +63,15 @@ def surrogate(m: np.ndarray, theta: int, width: float) -> np.ndarray:
 def forward_scans(net, s_in: np.ndarray, signs):
     """Per layer: spike times, and for each weight layer what its peaks are scanned from
     later (``peaks_before``): (input spike times, connection rows) for a dense layer,
-    (input spike times, kernels, layer) for a conv one (None for pooling)."""
+    (input spike times, kernels, layer) for a conv one (None for pooling). Integer or
+    real-valued (``signs.real``) as the net's forward (``Net.fire``)."""
     spikes, scans, s, wl = [], [], s_in, 0
     for layer in net.arch:
         if layer.kind == "pool":
             sc, spk = None, pool_times(s, layer)
-        elif layer.kind == "conv":
-            sc = (s, signs.wb[wl], layer)
-            spk = conv_forward(s, signs.wb[wl], layer, net.thetas[wl]).spikes
-            wl += 1
         else:
-            sc = (s, signs.wt_pad[wl])
-            spk = forward_rows(s, signs.wt_pad[wl], net.thetas[wl]).spikes
+            sc = (s, signs.wb[wl], layer) if layer.kind == "conv" else (s, signs.wt_pad[wl])
+            spk = net.fire(s, signs, wl, layer).spikes
             wl += 1
         scans.append(sc)
         spikes.append(spk)
@@ -75,8 +80,12 @@ def forward_scans(net, s_in: np.ndarray, signs):
 
 
 def peaks_before(scan, limit: np.ndarray):
-    """(peak, step, valid) of a weight layer's scan (``forward_scans``) before ``limit``."""
-    return conv_peaks(*scan, limit) if len(scan) == 3 else peak_rows(*scan, limit)
+    """(peak, step, valid) of a weight layer's scan (``forward_scans``) before ``limit``;
+    float32 weights (a real network) are scanned in float32."""
+    real = scan[1].dtype == np.float32
+    if len(scan) == 3:
+        return (conv_peaks_real if real else conv_peaks)(*scan, limit)
+    return (peak_rows_real if real else peak_rows)(*scan, limit)
 
 
 def hidden_peaks(net, scans, t_star: np.ndarray):
