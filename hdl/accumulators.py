@@ -151,10 +151,12 @@ class Accumulators(wiring.Component):
 
     def _delta(self, data, add, k: int) -> Value:
         """Lane k's step over the K rows: the sum of (bit ? -1 : +1) over the words e with
-        ``add[e]``, in -K..+K."""
-        one, minus_one, zero = C(1, signed(2)), C(-1, signed(2)), C(0, signed(2))
-        return sum(Mux(add[e], Mux(data[e * self.lanes + k], minus_one, one), zero)
-                   for e in range(self.events_per_cycle))
+        ``add[e]``, in -K..+K, as (rows added) - 2 (their +1 bits) (Yosys maps that form to
+        about one LUT per counter bit, a sum of per-row terms to two)."""
+        K = self.events_per_cycle
+        rows = sum(add[e] for e in range(K))
+        plus = sum(data[e * self.lanes + k] & add[e] for e in range(K))
+        return (rows - (plus << 1)).as_signed()
 
     def _any(self, add) -> Value:
         """Some row is accumulated this cycle."""

@@ -81,8 +81,10 @@ def core_cli_args(kwargs: dict) -> list[str]:
 
 def describe_params(core) -> str:
     """One line naming a built core's parameters."""
-    return (f"lanes {core.lanes} ({core.groups} ROM reads per event), tree_levels "
+    k = core.events_per_cycle
+    return (f"lanes {core.lanes} ({core.groups} ROM reads per "
+            f"{'event' if k == 1 else f'beat of up to {k} events'}), tree_levels "
             f"{core.tree_levels}, tree_counter {core.tree_counter}, rom_reg {int(core.rom_reg)}, "
             f"dsp_neurons {core.dsp_neurons}, debug_port {int(core.debug_port)}"
-            + (f", {core.events_per_cycle} events per cycle" if core.events_per_cycle > 1 else "")
+            + (f", {k} events per cycle" if k > 1 else "")
             + (", runtime weights" if core.runtime_weights else ""))
