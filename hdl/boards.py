@@ -57,6 +57,8 @@ def board_core_params(board, art, given: dict) -> dict:
     """
     params = dict(board.core_defaults)
     params.update(given)
+    if params.get("dsp_neurons") == "auto" and "conv" in (getattr(art, "kinds", None) or ()):
+        params["dsp_neurons"] = 0                   # conv networks: no DSP counters
     if params.get("dsp_neurons") == "auto":
         n1 = int(art.widths[1])
         width = counter_shape(int(art.widths[0]), int(art.thetas[0])).width
