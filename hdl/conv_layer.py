@@ -184,10 +184,11 @@ class ConvLayer(wiring.Component):
         st, p = self.stage, self.i.payload
         K, P, pool = st.kernel, st.pad, st.pool
         spans = []
-        for v, n_in, n_out in ((p.y, st.in_shape[1], st.out_shape[1]),
-                               (p.x, st.in_shape[2], st.out_shape[2])):
-            lo = Array([C(max(0, u + P - K + 1) // pool) for u in range(n_in)])[v]
-            hi = Array([C(min(n_out - 1, u + P) // pool) for u in range(n_in)])[v]
+        for v, n_in, n_out, n in ((p.y, st.in_shape[1], st.out_shape[1], self.cells[0]),
+                                  (p.x, st.in_shape[2], st.out_shape[2], self.cells[1])):
+            lo, hi = Signal(range(n), name="span_lo"), Signal(range(n), name="span_hi")
+            m.d.comb += [lo.eq(Array([C(max(0, u + P - K + 1) // pool) for u in range(n_in)])[v]),
+                         hi.eq(Array([C(min(n_out - 1, u + P) // pool) for u in range(n_in)])[v])]
             spans.append((lo, hi))
         (ylo, yhi), (xlo, xhi) = spans
         cols = Cat(*[(xlo <= k) & (k <= xhi) for k in range(self.cells[1])])
