@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Will a conv network fit a board? The conv core's memories and an estimate of its logic.
 
 Per event stage (docs/core.md, "Convolutional layers"): the pre-rotated kernel ROM, the

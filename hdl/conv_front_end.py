@@ -4,9 +4,9 @@ Each event (time, addr) becomes an input event at (channel, row, column) of the 
 (addr in C order; the divisions are multiplications by constants); a step is closed by an
 item of its own when the first event of a later step (or the end of the image) is at the
 input: the first conv layer compares the step then (docs/numerics.md, "Per-step compare").
-Steps without events cost nothing. The items are offered straight from ``i_event`` (no
-register), one per cycle as the layer takes them. After an early decision the rest of the
-image is drained (up to ``last``).
+Steps without events cost nothing. An event is offered straight from ``i_event`` (no
+register) and accepted in its first read; it is kept for the rest of its channel groups.
+After an early decision the rest of the image is drained (up to ``last``).
 """
 from __future__ import annotations
 
@@ -46,26 +46,35 @@ class ConvFrontEnd(wiring.Component):
         m = Module()
         ev, p, ctl, o = self.i_event, self.i_event.payload, self.ctl, self.o
         c_n, h, w = self.in_shape
-        in_done, open_, cur_t = Signal(), Signal(), Signal(8)
-        close = open_ & (in_done | (ev.valid & (p.time != cur_t)))
+        in_done, open_, cur_t, held = Signal(), Signal(), Signal(8), Signal()
+        fresh, kept = Signal(conv_item(self.in_shape)), Signal(conv_item(self.in_shape))
         c, rest = div_const(p.addr, h * w, c_n * h * w - 1)
         y, x = div_const(rest, w, h * w - 1)
-        m.d.comb += [o.valid.eq(close | (ev.valid & ~in_done)), o.payload.close.eq(close),
-                     o.payload.c.eq(c), o.payload.y.eq(y), o.payload.x.eq(x),
-                     o.payload.time.eq(Mux(close, cur_t, p.time)),
+        m.d.comb += [fresh.c.eq(c), fresh.y.eq(y), fresh.x.eq(x), fresh.time.eq(p.time)]
+        close = ~held & open_ & (in_done | (ev.valid & (p.time != cur_t)))
+        new = ~held & ~close & ev.valid & ~in_done
+        m.d.comb += [o.valid.eq(held | close | new),
+                     o.payload.eq(Mux(held, kept, fresh)), o.payload.close.eq(close),
                      self.start.eq((ctl.phase == Phase.IDLE) & ev.valid),
                      self.quiet.eq(in_done & ~open_),
                      self.input_over.eq(in_done | (ev.valid & p.last))]
+        with m.If(close):
+            m.d.comb += o.payload.time.eq(cur_t)
+        # An event is accepted in its first read and kept until the layer has read all its
+        # channel groups, so that cycles count from the first event's acceptance.
+        with m.If(new & ctl.advance & ctl.accepting):
+            m.d.comb += ev.ready.eq(1)
+            m.d.sync += [cur_t.eq(p.time), open_.eq(1), in_done.eq(p.last),
+                         held.eq(~o.ready), kept.eq(fresh)]
         with m.If(o.valid & o.ready):
+            with m.If(held):
+                m.d.sync += held.eq(0)
             with m.If(close):
                 m.d.sync += open_.eq(0)
-            with m.Else():
-                m.d.comb += ev.ready.eq(1)
-                m.d.sync += [cur_t.eq(p.time), open_.eq(1), in_done.eq(p.last)]
         with m.If((ctl.phase == Phase.RESULT) & ~in_done):
             m.d.comb += ev.ready.eq(1)                  # drain the rest after a decision
             with m.If(ev.valid & p.last):
                 m.d.sync += in_done.eq(1)
         with m.If(ctl.clear):
-            m.d.sync += [in_done.eq(0), open_.eq(0)]
+            m.d.sync += [in_done.eq(0), open_.eq(0), held.eq(0)]
         return m

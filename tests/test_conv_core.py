@@ -1,8 +1,8 @@
 """The conv core (hdl/conv_core.py; docs/core.md, "Convolutional layers").
 
 On Icarus, through sim.regress's bench: a small two-stage conv network (padding, pooling
-with a remainder row and column, a spike queue, a stage without pooling, a partial channel
-group with 2 lanes) on test images and the export's stress cases, every spike, class and cycle count against the golden vectors and
+with a remainder row and column, a spike queue, a stage without pooling, one and two
+channel lanes) on test images and the export's stress cases, every spike, class and cycle count against the golden vectors and
 the cycle model (hdl/conv_cycle_model.py), in both modes. Without a simulator: the cycle
 statistics of a conv artifact directory, the scoreboard's (channel, row, column) names,
 and the layer lists the core refuses by name.
@@ -57,14 +57,15 @@ def regress(art, tmp_path, name, *args) -> dict:
 
 
 @pytest.mark.icarus
-@pytest.mark.parametrize("mode", ["full", "early"])
-def test_conv_core_icarus(conv_art, tmp_path, mode):
+@pytest.mark.parametrize("mode, lanes", [("full", 2), ("early", 1)])
+def test_conv_core_icarus(conv_art, tmp_path, mode, lanes):
     """Every image's class and cycle count (= the cycle model), every spike of every layer
-    (pooling included), with random idle cycles and back-pressure on every other image."""
+    (pooling included), with random idle cycles and back-pressure on every other image;
+    2 lanes: channel groups of 2 and a partial one, 1 lane: 2 and 3 cycles per event."""
     if not shutil.which("iverilog"):
         pytest.skip("iverilog not installed")
     s = regress(conv_art, tmp_path, mode, "--mode", mode, "--random-every", 2,
-                "--strict-cycles", "--lanes", 2)
+                "--strict-cycles", "--lanes", lanes)
     from contract.artifacts import load_artifacts
     art = load_artifacts(conv_art)
     assert s["mismatches"] == 0 and s["cycle_differences"] == 0
