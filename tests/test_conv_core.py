@@ -124,3 +124,25 @@ def fake_art(kinds_geometry) -> SimpleNamespace:
 def test_unsupported_layer_lists_are_named(layers, words):
     with pytest.raises(ArtifactError, match=words):
         ConvNetwork.from_artifacts(fake_art(layers))
+
+
+def test_fit_check_names_what_does_not_fit(conv_art):
+    """hdl.build's fit check for a conv network: every memory on its own line; on a board
+    too small it refuses naming the largest memories; a board short of logic gets fewer
+    conv lanes (the network picks the configuration)."""
+    from dataclasses import replace
+    from contract.artifacts import load_artifacts
+    from hdl.boards import BOARDS, board_core_params
+    from hdl.fit import fit_check
+    art = load_artifacts(conv_art)
+    arty = BOARDS["arty"]
+    params = {**board_core_params(arty, art, {}), "debug_port": False}
+    ok, lines = fit_check(art, params, arty, arty.event_capacity, arty.image_capacity)
+    text = "\n".join(lines)
+    assert ok and "layer 0 kernel ROM" in text and "spike queue 0 -> 1" in text
+    tiny = replace(arty, brams=3)
+    ok, lines = fit_check(art, params, tiny, tiny.event_capacity, tiny.image_capacity)
+    assert not ok and "DOES NOT FIT" in lines[-1] and "(largest: " in lines[-1]
+    assert board_core_params(arty, art, {})["lanes"] is None
+    assert board_core_params(replace(arty, luts=3000), art, {})["lanes"] in (1, 2)
+    assert board_core_params(replace(arty, luts=3000), art, {"lanes": 3})["lanes"] == 3
