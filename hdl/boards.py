@@ -54,9 +54,17 @@ def board_core_params(board, art, given: dict) -> dict:
 
     ``dsp_neurons="auto"``: as many first-layer counters as the board's DSP48E1 slices hold
     (4 per slice), when the core runs at full parallelism and a counter fits a 12-bit lane.
+    A conv network: no DSP counters, and unless given, the most conv lanes whose estimate
+    fits the board (``hdl.conv_fit.conv_board_lanes``).
     """
     params = dict(board.core_defaults)
     params.update(given)
+    if "conv" in (getattr(art, "kinds", None) or ()):      # conv core: hdl/conv_fit.py
+        params["dsp_neurons"] = 0 if params.get("dsp_neurons") == "auto" else params.get(
+            "dsp_neurons", 0)
+        if "lanes" not in given:
+            from .conv_fit import conv_board_lanes
+            params["lanes"] = conv_board_lanes(board, art, params)
     if params.get("dsp_neurons") == "auto":
         n1 = int(art.widths[1])
         width = counter_shape(int(art.widths[0]), int(art.thetas[0])).width

@@ -52,7 +52,7 @@ def build(board, art, *, out, core_params=None, baud=DEFAULT_BAUD, clock=None, r
     defaults). Returns a dict: ``fits``, ``fit_lines``, ``core_params``, ``plan``, ``files``,
     and when tools ran ``utilisation`` rows and ``fmax``.
     """
-    from .core import BS4NNCore
+    from .conv_core import make_core
 
     event_capacity = event_capacity or board.event_capacity
     image_capacity = image_capacity or board.image_capacity
@@ -71,7 +71,7 @@ def build(board, art, *, out, core_params=None, baud=DEFAULT_BAUD, clock=None, r
     t0 = time.time()
     if board.family == "ecp5" and clock:
         ECP5PLLTop.dividers(clock)       # checks the frequency before the core is built
-    core = BS4NNCore(art, **params)
+    core = make_core(art, **params)
     log(f"core: {describe_params(core)}")
     top = BoardTop(core, n_in=int(art.widths[0]), baud=baud, event_capacity=event_capacity,
                    image_capacity=image_capacity,

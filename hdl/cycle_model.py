@@ -34,7 +34,7 @@ from contract.numerics import LAST_STEP, SILENT
 from .event_beats import beat_starts
 
 
-def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
+def predict_cycles(ev_times, spikes, *, full: bool, timing: dict, ev_addrs=None) -> int:
     """Cycles of one image.
 
     Parameters
@@ -47,8 +47,14 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
         The core's ``full`` input.
     timing : dict
         ``BS4NNCore.timing``: groups, rom_reg, layer_delays (one per deeper layer),
-        decision_delay, output_delay, argmax_delay; events_per_cycle (1 when absent).
+        decision_delay, output_delay, argmax_delay; events_per_cycle (1 when absent); or
+        ``ConvCore.timing`` (kind "conv": hdl/conv_cycle_model.py, which also needs ``ev_addrs``).
+    ev_addrs : sequence of int, optional
+        The events' input indices (conv networks only).
     """
+    if timing.get("kind") == "conv":            # hdl/conv_core.py: needs the event addresses
+        from .conv_cycle_model import predict_conv_cycles
+        return predict_conv_cycles(ev_times, ev_addrs, spikes, full=full, timing=timing)
     ev = np.asarray(ev_times, np.int64)
     if ev.size == 0:
         raise ValueError("an image needs at least one event")
@@ -82,9 +88,14 @@ def predict_cycles(ev_times, spikes, *, full: bool, timing: dict) -> int:
     return z + 2 + O + (A if slow else 0)
 
 
-def predict_many(offsets, ev_times, spikes, *, full: bool, timing: dict) -> np.ndarray:
-    """Cycles of N images: events as (offsets (N+1,), times (E,)), spikes per layer (N, N_l)."""
+def predict_many(offsets, ev_times, spikes, *, full: bool, timing: dict,
+                 ev_addrs=None) -> np.ndarray:
+    """Cycles of N images: events as (offsets (N+1,), times (E,)[, addresses (E,)]), spikes
+    per layer (N, N_l)."""
     per_image = np.split(np.asarray(ev_times), np.asarray(offsets))[1:-1]
+    addrs = (np.split(np.asarray(ev_addrs), np.asarray(offsets))[1:-1] if ev_addrs is not None
+             else [None] * len(per_image))
     return np.array([predict_cycles(times, [np.asarray(s[k]) for s in spikes], full=full,
+                                    ev_addrs=addrs[k],
                                     timing=timing)
                      for k, times in enumerate(per_image)], np.int64)

@@ -25,15 +25,20 @@ from contract.artifacts import load_artifacts
 from contract.cli import Parser, command
 from contract.errors import UsageError
 from .boards import BOARDS, board_core_params
-from .core import BS4NNCore, CoreNetwork
+from .conv_core import is_conv, make_core
+from .conv_network import ConvNetwork
+from .core import CoreNetwork
 from .cycle_model import predict_many
 
 MODES = ("early", "full")
 
 
 def standard_configs(art) -> list[tuple[str, dict]]:
-    """(name, BS4NNCore keyword arguments) of the configurations worth comparing."""
+    """(name, BS4NNCore keyword arguments) of the configurations worth comparing (for a
+    conv network the lanes are those of its widest conv layer)."""
     n1 = int(art.widths[1])
+    if is_conv(art):
+        n1 = max(lay["out_shape"][0] for lay in art.layers if lay["kind"] == "conv")
     return [("default", {}),
             ("arty", board_core_params(BOARDS["arty"], art, {})),
             ("ulx3s", board_core_params(BOARDS["ulx3s"], art, {})),
@@ -70,16 +75,18 @@ def golden_set(art, n: int | None, stress: bool) -> dict:
     """Events, spike times, decision steps and no-spike flags of the first ``n`` test
     vectors (all: None), followed by the stress vectors when ``stress``."""
     sets = [(art.vectors, n)] + ([(art.stress, None)] if stress else [])
-    offsets, times, spikes, steps, silent = [np.zeros(1, np.int64)], [], [], [], []
+    offsets, times, addrs, spikes, steps, silent = [np.zeros(1, np.int64)], [], [], [], [], []
     for v, m in sets:
         m = len(v["labels"]) if m is None else min(m, len(v["labels"]))
         off = np.asarray(v["ev_offsets"][:m + 1], np.int64)
         offsets.append(offsets[-1][-1] + off[1:] - off[0])
         times.append(v["ev_time"][off[0]:off[-1]])
+        addrs.append(v["ev_addr"][off[0]:off[-1]])
         spikes.append([v[f"spikes_{l}"][:m] for l in range(len(art.weights))])
         steps.append(v["step"][:m])
         silent.append(v["no_spike"][:m])
     return {"offsets": np.concatenate(offsets), "ev_time": np.concatenate(times),
+            "ev_addr": np.concatenate(addrs),
             "spikes": [np.concatenate(s) for s in zip(*spikes)],
             "step": np.concatenate(steps), "no_spike": np.concatenate(silent)}
 
@@ -87,21 +94,18 @@ def golden_set(art, n: int | None, stress: bool) -> dict:
 def cycle_table(art, configs, images: int | None = None, stress: bool = False,
                 mhz: float = 100.0) -> dict:
     """Per configuration and mode, the cycle statistics and times; plus the network's figures."""
-    if any(k != "dense" for k in art.kinds):
-        raise UsageError(f"{art.path}: layers {art.kinds}: the core and its cycle model run "
-                         "dense layers only (no conv or pooling engine yet)")
     g = golden_set(art, images, stress)
     n = len(g["step"])
-    net = CoreNetwork.from_artifacts(art)
+    net = ConvNetwork.from_artifacts(art) if is_conv(art) else CoreNetwork.from_artifacts(art)
     rows = []
     for name, params in configs:
         try:
-            timing = BS4NNCore(net, **{**params, "debug_port": False}).timing
+            timing = make_core(net, **{**params, "debug_port": False}).timing
         except TypeError as exc:
             raise UsageError(f"--config {name}: {exc}") from None
         for mode in MODES:
             c = predict_many(g["offsets"], g["ev_time"], g["spikes"], full=mode == "full",
-                             timing=timing)
+                             timing=timing, ev_addrs=g["ev_addr"])
             st = percentiles(c)
             rows.append({"config": name, "params": params, "timing": timing, "mode": mode,
                          **st, "us_per_image": st["mean"] / mhz,

@@ -42,7 +42,11 @@ _LUT_PER_TREE_BIT = {(6, "xc7"): 1.5, (3, "xc7"): 1.8, (3, "ecp5"): 3.0, (6, "ec
 
 
 def fit_check(art, params, board, event_capacity, image_capacity):
-    """Device resources the network needs, as (ok, lines). LUT/FF figures are estimates."""
+    """Device resources the network needs, as (ok, lines). LUT/FF figures are estimates.
+    Conv networks: hdl/conv_fit.py."""
+    if "conv" in (getattr(art, "kinds", None) or ()):
+        from .conv_fit import conv_fit_check
+        return conv_fit_check(art, params, board, event_capacity, image_capacity)
     widths = [int(w) for w in art.widths]
     n1 = widths[1]
     lanes = params.get("lanes") or n1

@@ -23,7 +23,8 @@ from contract.artifacts import load_artifacts
 from contract.cli import Parser, command
 from contract.errors import UsageError
 from contract.files import atomic_path, check_output_file
-from .core import BS4NNCore, CoreNetwork
+from .conv_core import make_core
+from .core import BS4NNCore
 from .core_options import add_core_arguments, core_kwargs, describe_params
 
 
@@ -77,8 +78,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     check_outputs(Path(args.artifacts), {"--out": out, "--timing": args.timing})
-    core = BS4NNCore(CoreNetwork.from_artifacts(load_artifacts(args.artifacts)),
-                     **core_kwargs(args))
+    core = make_core(load_artifacts(args.artifacts), **core_kwargs(args))
     print(f"core {'-'.join(map(str, core.net.widths))}, thetas {list(core.net.thetas)}, "
           f"{describe_params(core)}", file=sys.stderr)
     text = verilog.convert(core, name=args.name)

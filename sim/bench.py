@@ -53,7 +53,8 @@ class Checker:
                 pass
         self.records, self.n_bad, self.n_cyc_bad = [], 0, 0
 
-    def image(self, set_name: str, n: int, ev_times, got: dict, randomised: bool) -> list[str]:
+    def image(self, set_name: str, n: int, ev_times, got: dict, randomised: bool,
+              ev_addrs=None) -> list[str]:
         """Score image n of ``set_name`` from its pass results ``got`` ({pass: PassResult, or
         the number of events its batch had accepted when it timed out}); append its record;
         return its messages."""
@@ -69,7 +70,8 @@ class Checker:
                 break
             res, latency = r.result, r.latency
             chk = check_image(name if p == "fast" else f"{name} (debug pass)", gold, n, res,
-                              r.spikes, mode, debug=p == "debug")
+                              r.spikes, mode, debug=p == "debug",
+                              shapes=[x["out_shape"] for x in self.art.layers])
             if r.x_bits:
                 chk._add(f"{name} ({p} pass): X/Z bits in the o_result or o_spike payload", None)
             if r.overflow:
@@ -90,7 +92,7 @@ class Checker:
                                     f"the bench counted {latency}")
             if p == "fast" and self.predict is not None:
                 want = self.predict(ev_times, [gold[f"spikes_{l}"][n] for l in range(self.n_layers)],
-                                    full=mode == "full", timing=job["timing"])
+                                    full=mode == "full", timing=job["timing"], ev_addrs=ev_addrs)
                 rec["cycles_predicted"] = int(want)
                 if want != res["cycles"]:
                     cyc_messages.append(f"{name}: {res['cycles']} cycles, hdl/cycle_model.py "
@@ -169,7 +171,7 @@ async def regress(dut):
             for k, r in zip(ks, res):
                 got[k][p] = r
         for k, by_pass in got.items():
-            messages = checker.image(*images[k], events[k][0], by_pass, randomised[k])
+            messages = checker.image(*images[k], events[k][0], by_pass, randomised[k], events[k][1])
             if bar is not None:
                 bar.update(1)
                 if checker.n_bad or checker.n_cyc_bad:

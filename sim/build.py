@@ -178,7 +178,8 @@ class Bench:
         exports of one checkpoint with different vector counts share a build."""
         if self.core_params.get("runtime_weights"):      # one build per shape
             return json.dumps(["runtime", self.art.widths]).encode()
-        roms = [lay["rom"]["files"]["mem"]["sha256"] for lay in self.art.manifest["layers"]]
+        roms = [lay["rom"]["files"]["mem"]["sha256"] if "rom" in lay else None   # pooling
+                for lay in self.art.manifest["layers"]]
         return json.dumps([self.art.widths, list(zip(self.art.thetas, roms))]).encode()
 
     # ------------------------------------------------------------------ generate
@@ -189,10 +190,10 @@ class Bench:
             m = json.loads(meta.read_text())
             self.core_module = m["core_module"]
             return m["layouts"], m.get("timing")
-        from hdl.core import BS4NNCore
+        from hdl.conv_core import make_core
         from hdl.core_options import core_cli_args
         from sim.layout import port_layouts
-        core = BS4NNCore(self.art, **self.core_params)
+        core = make_core(self.art, **self.core_params)
         layouts = port_layouts(core)
         max_load = 0
         if core.runtime_weights:

@@ -71,12 +71,22 @@ def hw_rasters(spikes, widths_out: list[int], check: ImageCheck) -> list[np.ndar
     return ras
 
 
+def neuron_name(j: int, shape=None) -> str:
+    """'neuron j', or 'channel c row y column x' in a (C, H, W) map (C order)."""
+    if shape is None or len(shape) != 3:
+        return f"neuron {j}"
+    c, rest = divmod(int(j), shape[1] * shape[2])
+    return f"channel {c} row {rest // shape[2]} column {rest % shape[2]}"
+
+
 def check_image(name: str, gold: dict, n: int, result: dict, spikes, mode: str,
-                debug: bool = True) -> ImageCheck:
+                debug: bool = True, shapes=None) -> ImageCheck:
     """Compare image n of golden vector set `gold` with the hardware's result and spikes.
 
     result: the unpacked o_result payload (label, step, tie, no_spike, cycles, times[]).
     spikes: iterable of (layer, neuron, time) from o_spike (ignored when debug is False).
+    shapes: each layer's output shape (conv and pooling maps name their neurons by channel,
+    row and column).
     """
     if mode not in MODES:
         raise ValueError(f"mode {mode!r}: expected one of {MODES}")
@@ -104,7 +114,8 @@ def check_image(name: str, gold: dict, n: int, result: dict, spikes, mode: str,
             for j in np.flatnonzero(differs(want, got, step, l, n_layers, mode)):
                 w, g = int(want[j]), int(got[j])
                 what = "no spike" if g == SILENT else f"fired at {g}"
-                c._add(f"{name}: layer {l} neuron {j} {what}, model says {w} "
+                where = neuron_name(j, shapes[l] if shapes else None)
+                c._add(f"{name}: layer {l} {where} {what}, model says {w} "
                        f"(they part at t={min(w, g)})", min(w, g))
     if c.messages and c.first_part is not None:
         c.messages.insert(0, f"{name}: {len(c.messages)} differences, hardware and model "

@@ -1,7 +1,8 @@
 """Export of a convolutional network (docs/artifacts.md, schema 2): a briefly trained conv
 net's artifact directory round-trips (ROM -> weights -> golden forward) exactly, its stress
 cases cover the conv edges, ``--check`` and the bad-input rules hold, version-1 (dense)
-directories still load and the hardware refuses conv layers by name."""
+directories still load and the dense core's network description refuses conv layers by
+name."""
 from __future__ import annotations
 
 import json
@@ -154,7 +155,10 @@ def test_conv_bad_inputs(conv_ckpt, tmp, capsys):
         assert not (tmp / f"out_{name}").exists()
 
 
-def test_cycle_statistics_refuse_conv(conv_dir, capsys):
+def test_cycle_statistics_of_conv(conv_dir, capsys):
+    """hdl.cycles reads conv artifacts too (the conv core's cycle model,
+    hdl/conv_cycle_model.py)."""
     from hdl import cycles
-    assert cycles.main([str(conv_dir)]) == 2
-    assert "dense layers only" in capsys.readouterr().err
+    assert cycles.main([str(conv_dir), "--images", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "default" in out and "lanes/2" in out

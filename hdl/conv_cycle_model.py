@@ -1,0 +1,164 @@
+"""Exact cycle count of the conv core (hdl/conv_core.py) for one image, from its spike trace.
+
+The event stages (docs/core.md, "Convolutional layers") are replayed item by item; cycle 0
+is the one in which an idle core sees the image's first event, with an always-valid event
+source, an always-ready result sink and ``debug`` = 0. Per stage, with G its channel groups:
+
+* the stage's items -- input events, and the close of each step that had events -- are
+  taken in order; an event takes G cycles (reads), a close of step u <= 254 one read per
+  (dirty cell, group), cells in ascending order, a close of step 255 one cycle;
+* a compare read in cycle n whose cell holds pooled neurons (of that group) firing at
+  u + 1 pushes an entry in cycle n + 1; when the pass pushed any, its marker follows in the
+  cycle after the last compare's data (last read + 2);
+* stage 0's items follow each other back to back from cycle 0; a deeper stage's queue
+  element k (an entry: one input event per spike it carries; a marker: one close), pushed
+  in cycle p_k, is loaded in cycle L_k = max(p_k + 1, T_{k-1}) (T: the cycle its
+  predecessor's last item was taken) and its items follow from L_k + 1;
+* the last stage's marker of step s (cycle M) is the dense layers' compare of step s:
+  dense layer j compares step s + j at M + D_1 + ... + D_j (steps above 255 go no further);
+* early mode, first output crossing at step t: ``cycles = M(t - k) + sum(D) + 1 + E + O``
+  (k dense layers), + A for a tie;
+* otherwise: with z the last cycle anything is in flight (a read's data cycle, the cycle
+  after a close is taken, a marker, a queued element until its last item is taken, a dense
+  compare, the decision register), ``cycles = z + 2 + O``, + A for a tie or no output spike.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from contract.numerics import LAST_STEP, SILENT
+
+__all__ = ["predict_conv_cycles"]
+
+
+def _cell_spans(st: dict) -> tuple[np.ndarray, ...]:
+    """Per input row / column: the first and last cell row / column its window touches."""
+    K, P, pool = st["kernel"], st["pad"], st["pool"]
+    spans = []
+    for n_in, n_out in ((st["in_shape"][1], st["out_shape"][1]),
+                        (st["in_shape"][2], st["out_shape"][2])):
+        u = np.arange(n_in)
+        spans += [np.maximum(0, u + P - K + 1) // pool, np.minimum(n_out - 1, u + P) // pool]
+    return tuple(spans)
+
+
+class _Stage:
+    """One event stage's replay: its input (c, y, x) events per step, its output spikes."""
+
+    def __init__(self, st: dict, out_times: np.ndarray):
+        self.st, self.G = st, int(st["groups"])
+        self.ylo, self.yhi, self.xlo, self.xhi = _cell_spans(st)
+        c, h, w = st["out_shape"]
+        pool = st["pool"]
+        self.wc = -(-w // pool)
+        self.pooled = (c, h // pool, w // pool)
+        t = np.asarray(out_times).reshape(self.pooled)
+        self.out = t
+        self.lanes = int(st["lanes"])
+
+    def dirty(self, ys, xs) -> list[int]:
+        """Cells (row-major index, ascending) the events at rows ys, columns xs touch."""
+        cells = set()
+        for y, x in zip(ys, xs):
+            for r in range(self.ylo[y], self.yhi[y] + 1):
+                for k in range(self.xlo[x], self.xhi[x] + 1):
+                    cells.add(r * self.wc + k)
+        return sorted(cells)
+
+    def entries(self, cells: list[int], u: int) -> list[tuple[int, int, list[int]]]:
+        """(rank in the pass, group, channels) of the entries the compare of step u pushes."""
+        c_n, hp, wp = self.pooled
+        out = []
+        for rank, cell in enumerate(cells):
+            cy, cx = divmod(cell, self.wc)
+            if cy >= hp or cx >= wp:
+                continue
+            chans = np.flatnonzero(self.out[:, cy, cx] == u + 1)
+            for g in range(self.G):
+                mine = [int(c) for c in chans if c // self.lanes == g]
+                if mine:
+                    out.append((rank * self.G + g, g, mine))
+        return out
+
+    def run(self, items) -> tuple[list, int]:
+        """Replay ``items`` [(earliest start, kind, payload)] in order: kind "event" with
+        payload (y, x, step), or "close" with the step. Returns the pushes [(cycle, kind,
+        payload)] -- "entry" with [(channel, cell row, cell column, time)], "marker" with the
+        time -- and the stage's last busy cycle."""
+        pushes, free, last, step_events = [], 0, 0, {}
+        for avail, kind, payload in items:
+            start = max(avail, free)
+            if kind == "event":
+                y, x, t = payload
+                step_events.setdefault(t, []).append((y, x))
+                free = start + self.G
+                last = max(last, free)                   # the last read's data cycle
+                continue
+            u = payload
+            evs = step_events.pop(u, [])
+            cells = self.dirty(*zip(*evs)) if u != LAST_STEP and evs else []
+            ents = self.entries(cells, u)
+            for off, g, chans in ents:
+                cy, cx = divmod(cells[off // self.G], self.wc)
+                pushes.append((start + off + 1, "entry", [(c, cy, cx, u + 1) for c in chans]))
+            free = start + max(1, len(cells) * self.G)  # the close is taken in free - 1
+            last = max(last, free)                       # d_end
+            if ents:
+                pushes.append((free + 1, "marker", u + 1))
+                last = max(last, free + 1)
+        return pushes, last
+
+
+def _queue_items(pushes: list) -> list:
+    """The next stage's items from the pushes of the stage below: an element pushed in
+    cycle p offers its first item from p + 2 (FIFO, then the expander's register)."""
+    items = []
+    for p, kind, payload in pushes:
+        if kind == "marker":
+            items.append((p + 2, "close", payload))
+            continue
+        for k, (c, y, x, t) in enumerate(payload):
+            items.append((p + 2 if k == 0 else 0, "event", (y, x, t)))
+    return items
+
+
+def _front_items(ev_times, ev_addrs, in_shape) -> list:
+    """Stage 0's items: the image's events and the close of each step with events."""
+    _, h, w = in_shape
+    items, prev = [], None
+    for t, a in zip(np.asarray(ev_times).tolist(), np.asarray(ev_addrs).tolist()):
+        if prev is not None and t != prev:
+            items.append((0, "close", prev))
+        items.append((0, "event", ((a % (h * w)) // w, a % w, t)))
+        prev = t
+    items.append((0, "close", prev))
+    return items
+
+
+def predict_conv_cycles(ev_times, ev_addrs, spikes, *, full: bool, timing: dict) -> int:
+    """Cycles of one image on the conv core (``timing``: ``ConvCore.timing``; ``spikes``:
+    every layer's spike times, pooling included, as in a full run)."""
+    if len(ev_times) == 0:
+        raise ValueError("an image needs at least one event")
+    stages = timing["stages"]
+    items, last = _front_items(ev_times, ev_addrs, stages[0]["in_shape"]), 0
+    for st in stages:
+        out = st["pool_index"] if st["pool_index"] is not None else st["conv_index"]
+        pushes, busy = _Stage(st, spikes[out]).run(items)
+        last = max(last, busy)
+        items = _queue_items(pushes)
+    tokens = [(p, t - 1) for p, kind, t in pushes if kind == "marker"]
+    delays = [int(d) for d in timing["layer_delays"]]
+    E, A, O = (int(timing[k]) for k in ("decision_delay", "argmax_delay", "output_delay"))
+    k = len(delays)
+    out = np.asarray(spikes[-1])
+    first = int(out.min())
+    winners = int((out == first).sum())
+    if not full and first < SILENT:
+        at = dict((s, p) for p, s in tokens)[first - 1 - k]
+        return at + sum(delays) + 1 + E + O + (A if winners > 1 else 0)
+    z = last
+    for p, s in tokens:
+        depth = max(0, min(k, LAST_STEP - s))
+        z = max(z, p + sum(delays[:depth]) + (E if depth == k else 0))
+    return z + 2 + O + (A if first >= SILENT or winners > 1 else 0)
