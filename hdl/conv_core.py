@@ -60,17 +60,22 @@ class ConvCore(wiring.Component):
     debug_port, tree_levels, tree_counter : as BS4NNCore (the last two: the dense layers)
     rom_reg : bool
         Accepted for the common options; no effect (the conv pipeline is fixed).
-    dsp_neurons, runtime_weights
-        Must be 0 / False (not built for conv networks).
+    dsp_neurons, runtime_weights, events_per_cycle
+        Must be 0 / False / 1 (not built for conv networks).
     """
 
     def __init__(self, net, *, lanes: int | None = None, debug_port: bool = True,
                  rom_reg: bool = True, tree_levels: int | None = 4, tree_counter: int = 3,
-                 dsp_neurons: int = 0, runtime_weights: bool = False):
+                 dsp_neurons: int = 0, runtime_weights: bool = False,
+                 events_per_cycle: int = 1):
         if not isinstance(net, ConvNetwork):
             net = ConvNetwork.from_artifacts(net)
         if dsp_neurons or runtime_weights:
             raise ValueError("dsp_neurons and runtime_weights are not built for conv networks")
+        if events_per_cycle != 1:
+            raise ValueError("events_per_cycle > 1 is not built for conv networks (their front "
+                             "end reads one event's kernel words per cycle)")
+        self.events_per_cycle = 1
         widest = max(s.out_shape[0] for s in net.stages)
         if lanes is not None and (not isinstance(lanes, int) or not 1 <= lanes <= widest):
             raise ValueError(f"lanes must be None or an integer in 1..{widest} (output "

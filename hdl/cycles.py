@@ -39,13 +39,13 @@ def standard_configs(art) -> list[tuple[str, dict]]:
     n1 = int(art.widths[1])
     if is_conv(art):
         n1 = max(lay["out_shape"][0] for lay in art.layers if lay["kind"] == "conv")
+    beats = [] if is_conv(art) else [("events/2", {"events_per_cycle": 2})]
     return [("default", {}),
             ("arty", board_core_params(BOARDS["arty"], art, {})),
             ("ulx3s", board_core_params(BOARDS["ulx3s"], art, {})),
             ("shortest", {"tree_levels": None, "rom_reg": False}),
             ("lanes/2", {"lanes": -(-n1 // 2)}),
-            ("lanes/4", {"lanes": -(-n1 // 4)}),
-            ("events/2", {"events_per_cycle": 2})]
+            ("lanes/4", {"lanes": -(-n1 // 4)})] + beats
 
 
 def parse_config(text: str) -> tuple[str, dict]:
