@@ -20,10 +20,12 @@ __all__ = ["conv_fit_check", "conv_resources", "conv_board_lanes"]
 # per bit of it, with one write and one separate read port (RAM32M: 6 bits x 32 words in 4
 # LUTs; TRELLIS_DPR16X4: 4 bits x 16 words in 2 LUT4s).
 _LUTRAM = {"xc7": (32, 0.67), "ecp5": (16, 0.5), "ice40": (0, 0.0)}
-_LUTRAM_MAX_DEPTH = 128
+# Yosys put 32-word banks in RAM32M and 100-word banks in RAMB18 (Arty run of the MNIST
+# conv16-32 network at 4 lanes, benchmarks/results/build_arty_conv.txt).
+_LUTRAM_MAX_DEPTH = 64
 # Logic per potential bit of a bank lane: the +-1 step, the not-yet-written multiplexer,
-# the compare and the write-back multiplexer (a guess from the structure, not a Yosys fit).
-_LUT_PER_LANE_BIT = 3.0
+# the compare and the write-back multiplexer; fitted to that Yosys run (19,242 LUT).
+_LUT_PER_LANE_BIT = 5.4
 
 
 def _stage_parts(conv, family) -> tuple[list, int, int]:
@@ -70,9 +72,17 @@ def conv_resources(art, params, board, event_capacity, image_capacity) -> dict:
         tree_bits += n_in + sum(min(p, n_in - p) for p in plus)
     luts += int(tree_bits * _LUT_PER_TREE_BIT[(int(params.get("tree_counter", 3)), fam)])
     ffs += core.flatten.width + tree_bits // 2 + sum(tail.widths[1:]) * 2
-    brams = sum(n * bram_blocks(fam, d, w) for _, d, w, n in mems)
+    brams = sum(n * _blocks(fam, d, w) for _, d, w, n in mems)
     return {"core": core, "mems": mems, "luts": luts, "ffs": ffs, "tree_bits": tree_bits,
             "brams": brams}
+
+
+def _blocks(family, depth, width) -> float:
+    """Block RAMs of one memory; on the Xilinx 7 series a memory that fits a RAMB18
+    (512 x 36 or 1024 x 18) counts as half a BRAM36."""
+    if family == "xc7" and ((depth <= 512 and width <= 36) or (depth <= 1024 and width <= 18)):
+        return 0.5
+    return bram_blocks(family, depth, width)
 
 
 def conv_board_lanes(board, art, params) -> int | None:
@@ -96,13 +106,13 @@ def conv_fit_check(art, params, board, event_capacity, image_capacity):
     fam, widths = board.family, [int(x) for x in art.widths]
     lines, total, used = [], 0, []
     for what, depth, width, count in mems:
-        n = count * bram_blocks(fam, depth, width)
+        n = count * _blocks(fam, depth, width)
         total += n
         used.append((n, what))
         name = f"{what} ({count}x)" if count > 1 else what
         lines.append(f"  {name:30s} {depth:6d} x {width:4d} bit = "
-                     f"{count * depth * width / 1024:8.1f} kbit -> {n} {board.bram_kind}")
-    lines.append(f"  block RAM total                {total} / {board.brams} {board.bram_kind}"
+                     f"{count * depth * width / 1024:8.1f} kbit -> {n:g} {board.bram_kind}")
+    lines.append(f"  block RAM total                {total:g} / {board.brams} {board.bram_kind}"
                  f" ({100 * total / board.brams:.0f} %)")
     lines.append(f"  dense trees                    {tree_bits} input bits")
     lines.append(f"  flip-flops                     ~{ffs} (est.) / {board.ffs}"
@@ -112,7 +122,7 @@ def conv_fit_check(art, params, board, event_capacity, image_capacity):
     short = []
     if total > board.brams:
         big = ", ".join(f"{what} ({n})" for n, what in sorted(used, reverse=True)[:3])
-        short.append(f"{total} {board.bram_kind} of {board.brams} (largest: {big})")
+        short.append(f"{total:g} {board.bram_kind} of {board.brams} (largest: {big})")
     if ffs > board.ffs:
         short.append(f"~{ffs} FF of {board.ffs}")
     ok = not short
