@@ -25,14 +25,13 @@ from .conv_front_end import ConvFrontEnd
 from .conv_layer import ConvLayer
 from .conv_network import ConvNetwork
 from .conv_reporter import ConvSpikeReporter, ReportSource
-from .core import BS4NNCore
+from .core import BS4NNCore, connect_decision
 from .decision import Decision
 from .dense_layer import DenseLayer
 from .flatten import Flatten
 from .network import event_layout, result_layout, spike_layout
 from .pool_layer import PoolLayer
 from .spike_queue import SpikeQueue
-from .trees import any_of
 
 __all__ = ["ConvCore", "make_core", "is_conv"]
 
@@ -167,17 +166,9 @@ class ConvCore(wiring.Component):
         connect(m, self.flatten.o, self.dense[0].i)
         for below, above in zip(self.dense, self.dense[1:]):
             connect(m, below.o, above.i)
-        connect(m, self.dense[-1].o, dec.i)
         busy = [p.busy for p in [*self.convs, *self.pools, *self.queues]]
         busy += [b for p in [*self.dense, dec] for b in p.busy]
-        m.d.comb += [dec.potentials.eq(self.dense[-1].potentials),
-                     dec.full.eq(ctrl.run_full), dec.done.eq(ctrl.done),
-                     ctrl.full.eq(self.full), ctrl.debug.eq(self.debug),
-                     ctrl.start.eq(fe.start), ctrl.input_over.eq(fe.input_over),
-                     ctrl.empty.eq(fe.quiet & ~any_of(busy)),
-                     ctrl.decided.eq(dec.decided), ctrl.label_ready.eq(dec.label_ready),
-                     ctrl.verdict.eq(dec.verdict)]
-        connect(m, ctrl.o_result, flipped(self.o_result))
+        connect_decision(m, self, fe, self.dense[-1], dec, ctrl, busy)
         if self.reporter:
             self._connect_reporter(m)
         return m

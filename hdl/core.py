@@ -40,6 +40,22 @@ __all__ = ["BS4NNCore", "CoreNetwork", "event_layout", "result_layout", "spike_l
 MAX_EVENTS_PER_CYCLE = 8       # ROM read ports (a true dual-port block RAM gives two)
 
 
+def connect_decision(m, core, fe, last, dec, ctrl, in_flight) -> None:
+    """Wire a core's last dense layer ``last`` into its decision ``dec`` and controller
+    ``ctrl``: potentials, the core's ``full`` / ``debug``, the front end's start and end of
+    input, ``empty`` once the front end is quiet and nothing in ``in_flight`` is busy, the
+    decision's verdict, and the result stream out of the core."""
+    connect(m, last.o, dec.i)
+    m.d.comb += [dec.potentials.eq(last.potentials),
+                 dec.full.eq(ctrl.run_full), dec.done.eq(ctrl.done),
+                 ctrl.full.eq(core.full), ctrl.debug.eq(core.debug),
+                 ctrl.start.eq(fe.start), ctrl.input_over.eq(fe.input_over),
+                 ctrl.empty.eq(fe.quiet & ~any_of(in_flight)),
+                 ctrl.decided.eq(dec.decided), ctrl.label_ready.eq(dec.label_ready),
+                 ctrl.verdict.eq(dec.verdict)]
+    connect(m, ctrl.o_result, flipped(core.o_result))
+
+
 def _check_int(name: str, value, low: int, high: int | None = None, *, none_ok: bool = False):
     if none_ok and value is None:
         return
@@ -185,16 +201,8 @@ class BS4NNCore(wiring.Component):
         connect(m, fe.o, layers[0].i)
         for below, above in zip(layers, layers[1:]):
             connect(m, below.o, above.i)
-        connect(m, layers[-1].o, dec.i)
-        in_flight = [b for p in [*layers, dec] for b in p.busy]
-        m.d.comb += [dec.potentials.eq(layers[-1].potentials),
-                     dec.full.eq(ctrl.run_full), dec.done.eq(ctrl.done),
-                     ctrl.full.eq(self.full), ctrl.debug.eq(self.debug),
-                     ctrl.start.eq(fe.start), ctrl.input_over.eq(fe.input_over),
-                     ctrl.empty.eq(fe.quiet & ~any_of(in_flight)),
-                     ctrl.decided.eq(dec.decided), ctrl.label_ready.eq(dec.label_ready),
-                     ctrl.verdict.eq(dec.verdict)]
-        connect(m, ctrl.o_result, flipped(self.o_result))
+        connect_decision(m, self, fe, layers[-1], dec, ctrl,
+                         [b for p in [*layers, dec] for b in p.busy])
         if self.reporter:
             m.submodules.reporter = rep = self.reporter
             for l, layer in enumerate(layers):
