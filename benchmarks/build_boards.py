@@ -14,6 +14,7 @@ bitstreams, nextpnr's utilisation and Fmax.
 import argparse
 import datetime
 import os
+import re
 import subprocess
 import sys
 import time
@@ -34,6 +35,8 @@ def main(argv=None):
     args, extra = ap.parse_known_args(argv)     # the rest goes to hdl.build
     extra = [a for a in extra if a != "--"]
     name = args.name or args.board
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        ap.error(f"--name {name!r}: letters, digits, '_' and '-' only (it names a file)")
     cmd = [sys.executable, "-m", "hdl.build", "--board", args.board, "--artifacts",
            args.artifacts, "--out", f"build/bench_{name}", *extra]
     shown = " ".join(["python -m hdl.build"] + cmd[3:])

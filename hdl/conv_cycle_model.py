@@ -33,23 +33,15 @@ from contract.numerics import LAST_STEP, SILENT
 __all__ = ["predict_conv_cycles"]
 
 
-def _cell_spans(st: dict) -> tuple[np.ndarray, ...]:
-    """Per input row / column: the first and last cell row / column its window touches."""
-    K, P, pool = st["kernel"], st["pad"], st["pool"]
-    spans = []
-    for n_in, n_out in ((st["in_shape"][1], st["out_shape"][1]),
-                        (st["in_shape"][2], st["out_shape"][2])):
-        u = np.arange(n_in)
-        spans += [np.maximum(0, u + P - K + 1) // pool, np.minimum(n_out - 1, u + P) // pool]
-    return tuple(spans)
-
-
 @functools.lru_cache(maxsize=None)
 def _windows(kernel, pad, pool, in_shape, out_shape) -> list[list[tuple[int, ...]]]:
     """[y][x]: the cells (row-major index) an input event at row y, column x touches."""
-    st = {"kernel": kernel, "pad": pad, "pool": pool, "in_shape": in_shape,
-          "out_shape": out_shape}
-    ylo, yhi, xlo, xhi = _cell_spans(st)
+    spans = []                      # per input row / column: first and last cell touched
+    for n_in, n_out in ((in_shape[1], out_shape[1]), (in_shape[2], out_shape[2])):
+        u = np.arange(n_in)
+        spans += [np.maximum(0, u + pad - kernel + 1) // pool,
+                  np.minimum(n_out - 1, u + pad) // pool]
+    ylo, yhi, xlo, xhi = spans
     wc = -(-out_shape[2] // pool)
     return [[tuple(r * wc + k for r in range(ylo[y], yhi[y] + 1)
                    for k in range(xlo[x], xhi[x] + 1))
@@ -60,13 +52,11 @@ class _Stage:
     """One event stage's replay: its input (c, y, x) events per step, its output spikes."""
 
     def __init__(self, st: dict, out_times: np.ndarray):
-        self.st, self.G = st, int(st["groups"])
+        self.G = int(st["groups"])
         c, h, w = st["out_shape"]
         pool = st["pool"]
         self.wc = -(-w // pool)
-        self.pooled = (c, h // pool, w // pool)
-        t = np.asarray(out_times).reshape(self.pooled)
-        self.out = t
+        t = np.asarray(out_times).reshape(c, h // pool, w // pool)
         self.firing = {}            # time -> {cell: [channels firing then, ascending]}
         for c, cy, cx in zip(*np.nonzero(t < SILENT)):
             cell = int(cy) * self.wc + int(cx)
