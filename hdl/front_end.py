@@ -39,7 +39,7 @@ class FrontEnd(wiring.Component):
     decision.
 
     No latency of its own: ``i_event`` goes straight to the ROM address, so it should come
-    from flip-flops (``hdl/skid.py``, as ``hdl/board.py`` does).
+    from flip-flops (as ``hdl/image_player.py`` does: a buffered FIFO's output register).
 
     Parameters
     ----------

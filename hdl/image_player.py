@@ -7,11 +7,11 @@ batch is one run of many images), so the run's cycle count measures the core, no
 
 from amaranth import Module, Shape, Signal
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import ReadPort, WritePort
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from .skid import SkidBuffer
 
 __all__ = ["ImagePlayer", "run_layout"]
 
@@ -67,11 +67,15 @@ class ImagePlayer(wiring.Component):
             "label": Out(8),
         })
 
+    # Reads in flight plus events queued: a read issued in cycle n reaches the core in
+    # n + 4 (memory, register, FIFO write, FIFO output register), so five keep one event
+    # per cycle going (tests/test_image_player.py).
+    PREFETCH = 5
+
     def elaborate(self, platform):
         m = Module()
         run = self.i_run.payload
         rd_ptr = Signal.like(run.first)
-        rd_next = Signal(len(run.first) + 1)       # rd_ptr + 1, kept in a register
         more = Signal()                            # rd_ptr != play_end, kept in a register
         play_end = Signal.like(run.end)
         n_results = Signal.like(run.images)
@@ -79,36 +83,38 @@ class ImagePlayer(wiring.Component):
         counting = Signal()
         cycles = Signal(32)
 
-        # The event memory's output goes through a register stage to the core (a block RAM's
-        # clock-to-output is too slow to reach the core's ROM address in the same cycle).
-        m.submodules.ev_reg = ev_reg = SkidBuffer(self.event_layout)
-        wiring.connect(m, ev_reg.o, wiring.flipped(self.o_event))
-        m.d.comb += [self.events.addr.eq(rd_ptr), ev_reg.i.payload.eq(self.events.data),
+        # Event buffer -> register -> FIFO -> core: the block RAM's output (a slow
+        # clock-to-output) drives nothing but a register; reads are issued ahead while the
+        # FIFO has room for every read in flight, so the core still gets one per cycle.
+        m.submodules.queue = queue = SyncFIFOBuffered(width=Shape.cast(self.event_layout).width,
+                                                      depth=self.PREFETCH)
+        issue, read, landed = Signal(), Signal(), Signal()
+        word = Signal(self.event_layout)
+        m.d.sync += [read.eq(issue), landed.eq(read)]
+        with m.If(read):
+            m.d.sync += word.eq(self.events.data)
+        m.d.comb += [self.events.addr.eq(rd_ptr), self.events.en.eq(issue),
+                     queue.w_en.eq(landed), queue.w_data.eq(word),
+                     self.o_event.valid.eq(queue.r_rdy), self.o_event.payload.eq(queue.r_data),
+                     queue.r_en.eq(self.o_event.ready),
                      self.results.addr.eq(n_results), self.results.data.eq(self.i_result.payload)]
-        fire = ev_reg.i.valid & ev_reg.i.ready
+        room = queue.level + read + landed < self.PREFETCH
+        fire = self.o_event.valid & self.o_event.ready
         with m.If(counting):
             m.d.sync += cycles.eq(cycles + 1)
 
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.i_run.valid):
-                    m.d.sync += [rd_ptr.eq(run.first), rd_next.eq(run.first + 1),
-                                 more.eq(run.first != run.end), play_end.eq(run.end),
-                                 n_results.eq(0), results_done.eq(0)]
-                    m.next = "PRIME"
-            with m.State("PRIME"):
-                m.next = "PLAY"         # the event memory reads rd_ptr (one cycle of latency)
+                    m.d.sync += [rd_ptr.eq(run.first), more.eq(run.first != run.end),
+                                 play_end.eq(run.end), n_results.eq(0), results_done.eq(0)]
+                    m.next = "PLAY"
             with m.State("PLAY"):
-                # The event at rd_ptr is on the memory's output; on a transfer the next one is
-                # read ahead (rd_next, more: registers, so no adder or compare sits between
-                # the core's ready and the memory's address).
-                m.d.comb += ev_reg.i.valid.eq(more)
-                with m.If(fire):
-                    m.d.comb += self.events.addr.eq(rd_next)
-                    m.d.sync += [rd_ptr.eq(rd_next), rd_next.eq(rd_next + 1),
-                                 more.eq(rd_next != play_end)]
-                    with m.If(~counting):
-                        m.d.sync += [counting.eq(1), cycles.eq(1)]
+                m.d.comb += issue.eq(more & room)
+                with m.If(issue):
+                    m.d.sync += [rd_ptr.eq(rd_ptr + 1), more.eq(rd_ptr + 1 != play_end)]
+                with m.If(fire & ~counting):
+                    m.d.sync += [counting.eq(1), cycles.eq(1)]
                 m.d.comb += self.i_result.ready.eq(1)
                 with m.If(self.i_result.valid):
                     m.d.comb += self.results.en.eq(1)
@@ -116,9 +122,11 @@ class ImagePlayer(wiring.Component):
                                  self.label.eq(self.i_result.payload.label)]
                     with m.If(n_results + 1 == run.images):
                         m.d.sync += results_done.eq(1)
-                # Both conditions are registers (one cycle late), so the core's `valid` and
-                # the event handshake do not reach the FSM combinationally.
-                with m.If(results_done & ~more):
+                # Registers only (one cycle late), so the core's `valid` and the event
+                # handshake do not reach the FSM combinationally; the last event has left
+                # once nothing is read, in flight or queued.
+                drained = ~more & ~read & ~landed & ~queue.r_rdy
+                with m.If(results_done & drained):
                     m.d.sync += [counting.eq(0), self.cycles.eq(cycles)]
                     m.next = "DONE"
             with m.State("DONE"):
