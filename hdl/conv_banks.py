@@ -4,8 +4,8 @@ Output position (y, x) of a layer with K x K kernels is in bank (y mod K, x mod 
 (y div K, x div K); any K consecutive rows (columns) fall in K distinct bank rows (columns),
 so one input event's whole K x K window, and any pooling cell of at most K x K positions,
 is one word in each of distinct banks (docs/core.md, "Convolutional layers"). This module
-maps a window or a cell to its banks, one bank row (or column) at a time: each dimension is
-handled alike, rows shown.
+says which block of a bank row (or column) a window or a cell reaches -- each dimension is
+handled alike, rows shown -- and turns those answers into constant tables:
 
 * An input event at row y (padding P) reaches output rows y0 - K + 1 .. y0, y0 = y + P; with
   (q, r) = divmod(y0, K), bank row b holds row q K + b when b <= r, else (q - 1) K + b, and
@@ -14,53 +14,57 @@ handled alike, rows shown.
   K), bank row b holds row q K + b when b >= r, else (q + 1) K + b, inside the cell when that
   row is below s + Pp.
 
-Both also need the row to lie in the map (0 .. H - 1).
+Both also need the row to lie in the map (0 .. H - 1). The hardware never divides or
+multiplies: every quotient, remainder and scaled block index is a lookup in a table of
+constants (``lookup``) indexed by a registered row, column, channel or group, so an address
+is at most one addition away from its table (docs/core.md, "The clock").
 """
 from __future__ import annotations
 
 from amaranth import *
 
-__all__ = ["div_const", "window_rows", "cell_rows", "rotated_rom"]
+__all__ = ["lookup", "split_address", "window_block", "cell_block", "rotated_rom"]
 
 
-def div_const(value, d: int, max_value: int) -> tuple[Value, Value]:
-    """(value // d, value % d) for 0 <= value <= max_value, by a multiplication and a shift."""
-    if d == 1:
-        return Value.cast(value), C(0, 1)
-    qbits = max(1, (max_value // d).bit_length())
-    for s in range(1, 64):
-        mul = -(-(1 << s) // d)
-        if all((v * mul) >> s == v // d for v in range(max_value + 1)):
-            break
-    else:                                       # pragma: no cover - s < 64 always works
-        raise ValueError(f"no multiply-shift divides 0..{max_value} by {d}")
-    q = (Value.cast(value) * mul)[s:s + qbits]
-    return q, (Value.cast(value) - q * d)[:max(1, (d - 1).bit_length())]
+def lookup(index: Value, table: list[int], width: int | None = None) -> Value:
+    """``table[index]`` as a constant table (a LUT ROM, no arithmetic); an index past the
+    table reads 0."""
+    index = Value.cast(index)
+    width = width or max(1, max(table, default=0).bit_length())
+    full = [table[k] if k < len(table) else 0 for k in range(1 << len(index))]
+    return Array([C(v, width) for v in full])[index]
 
 
-def window_rows(q, r, K: int, H: int) -> list[tuple[Value, Value]]:
-    """Per bank row b: (block, in map) of the output row an input event reaches there
-    (``(q, r) = divmod(y + P, K)``)."""
-    out = []
-    for b in range(K):
-        low = r >= b                                    # row q K + b, else (q - 1) K + b
-        block = Mux(low, q, q - 1)[:max(1, len(Value.cast(q)))]
-        rows_in_map = -(-(H - b) // K)                  # blocks whose row b is < H
-        ok = (low | (q != 0)) & (block < rows_in_map)
-        out.append((block, ok))
-    return out
+def split_address(addr: Value, shape) -> tuple[Value, Value, Value]:
+    """(c, y, x) of C-order address ``addr`` in a (C, H, W) map, by one table lookup.
+
+    W = odd * 2^s: the low s bits of x are the address's own; the table, indexed by
+    ``addr >> s``, holds c, y and the rest of x (``addr >> s`` = (c H + y) odd + x >> s)."""
+    c_n, h, w = shape
+    s = (w & -w).bit_length() - 1
+    odd = w >> s
+    cb, yb, xb = (max(1, (n - 1).bit_length()) for n in (c_n, h, odd))
+    table = []
+    for hi in range(c_n * h * odd):
+        cy, xr = divmod(hi, odd)
+        c, y = divmod(cy, h)
+        table.append(c | y << cb | xr << (cb + yb))
+    word = lookup(Value.cast(addr)[s:], table, cb + yb + xb)
+    return word[:cb], word[cb:cb + yb], Cat(Value.cast(addr)[:s], word[cb + yb:])
 
 
-def cell_rows(q, r, K: int, H: int, pool: int) -> list[tuple[Value, Value]]:
-    """Per bank row b: (block, inside) of the cell row starting at ``q K + r`` there."""
-    out = []
-    for b in range(K):
-        same = r <= b                                   # row q K + b, else (q + 1) K + b
-        block = Mux(same, q, q + 1)[:max(1, len(Value.cast(q)) + 1)]
-        offset = Mux(same, b - r, b + K - r)            # row - cell start
-        ok = (offset < pool) & (block < -(-(H - b) // K))
-        out.append((block, ok))
-    return out
+def window_block(y: int, b: int, K: int, pad: int, n_out: int) -> int | None:
+    """The block of bank row ``b`` that an input event at row ``y`` reaches, or None."""
+    q, r = divmod(y + pad, K)
+    block = q if r >= b else q - 1
+    return block if 0 <= block and block * K + b < n_out else None
+
+
+def cell_block(cy: int, b: int, K: int, pool: int, n_out: int) -> int | None:
+    """The block of bank row ``b`` inside pooling-cell row ``cy``, or None."""
+    q, r = divmod(cy * pool, K)
+    block, offset = (q, b - r) if r <= b else (q + 1, b + K - r)
+    return block if offset < pool and block * K + b < n_out else None
 
 
 def rotated_rom(stage, lanes: int) -> list[int]:

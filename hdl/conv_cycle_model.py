@@ -7,19 +7,23 @@ source, an always-ready result sink and ``debug`` = 0. Per stage, with G its cha
 * the stage's items -- input events, and the close of each step that had events -- are
   taken in order; an event takes G cycles (reads), a close of step u <= 254 one read per
   (dirty cell, group), cells in ascending order, a close of step 255 one cycle;
-* a compare read in cycle n whose cell holds pooled neurons (of that group) firing at
-  u + 1 pushes an entry in cycle n + 1; when the pass pushed any, its marker follows in the
-  cycle after the last compare's data (last read + 2);
+* an item's group issued in cycle n has its addresses formed in n + 1 and registered at
+  the memories in n + 2, its words in a register in n + 3, and is written back (its data
+  cycle) in n + 4; the compare's results reach the pooling OR in n + 5 and its registered
+  output in n + 6 (``DATA``, ``OUT``, ``PUSH`` below): a compare issued in cycle n whose
+  cell holds pooled neurons (of that group) firing at u + 1 pushes an entry in n + 6; when
+  the pass pushed any, its marker follows one cycle after the last compare's (last
+  issue + 7);
 * stage 0's items follow each other back to back from cycle 0; a deeper stage's queue
   element k (an entry: one input event per spike it carries; a marker: one close), pushed
   in cycle p_k, is loaded in cycle L_k = max(p_k + 1, T_{k-1}) (T: the cycle its
   predecessor's last item was taken) and its items follow from L_k + 1;
-* the last stage's marker of step s (cycle M) is the dense layers' compare of step s:
-  dense layer j compares step s + j at M + D_1 + ... + D_j (steps above 255 go no further);
+* the last stage's marker of step s, pushed in cycle p, is the dense layers' compare of
+  step s in cycle M = p + 1 (``FLAT``): dense layer j compares step s + j at M + D_1 + ... + D_j (steps above 255 go no further);
 * early mode, first output crossing at step t: ``cycles = M(t - k) + sum(D) + 1 + E + O``
   (k dense layers), + A for a tie;
-* otherwise: with z the last cycle anything is in flight (a read's data cycle, the cycle
-  after a close is taken, a marker, a queued element until its last item is taken, a dense
+* otherwise: with z the last cycle anything is in flight (an issue's data cycle, the data
+  cycle of a taken close, a marker, a queued element until its last item is taken, a dense
   compare, the decision register), ``cycles = z + 2 + O``, + A for a tie or no output spike.
 """
 from __future__ import annotations
@@ -31,6 +35,11 @@ import numpy as np
 from contract.numerics import LAST_STEP, SILENT
 
 __all__ = ["predict_conv_cycles"]
+
+DATA = 4        # issue -> data cycle (address, memory, read register, data)
+OUT = DATA + 1  # issue -> the compare's results at the pooling layer
+PUSH = OUT + 1  # issue -> the pooling's registered entry (or a taken close -> its marker)
+FLAT = 1        # a last-stage marker -> the first dense layer's compare (Flatten)
 
 
 @functools.lru_cache(maxsize=None)
@@ -98,7 +107,7 @@ class _Stage:
                 y, x, t = payload
                 step_events.setdefault(t, []).append((y, x))
                 free = start + self.G
-                last = max(last, free)                   # the last read's data cycle
+                last = max(last, free - 1 + DATA)        # the last issue's data cycle
                 continue
             u = payload
             evs = step_events.pop(u, [])
@@ -106,12 +115,12 @@ class _Stage:
             ents = self.entries(cells, u)
             for off, g, chans in ents:
                 cy, cx = divmod(cells[off // self.G], self.wc)
-                pushes.append((start + off + 1, "entry", [(c, cy, cx, u + 1) for c in chans]))
+                pushes.append((start + off + PUSH, "entry", [(c, cy, cx, u + 1) for c in chans]))
             free = start + max(1, len(cells) * self.G)  # the close is taken in free - 1
-            last = max(last, free)                       # d_end
+            last = max(last, free - 1 + OUT)             # the taken close at the pooling
             if ents:
-                pushes.append((free + 1, "marker", u + 1))
-                last = max(last, free + 1)
+                pushes.append((free + PUSH, "marker", u + 1))
+                last = max(last, free + PUSH)
         return pushes, last
 
 
@@ -153,7 +162,7 @@ def predict_conv_cycles(ev_times, ev_addrs, spikes, *, full: bool, timing: dict)
         pushes, busy = _Stage(st, spikes[out]).run(items)
         last = max(last, busy)
         items = _queue_items(pushes)
-    tokens = [(p, t - 1) for p, kind, t in pushes if kind == "marker"]
+    tokens = [(p + FLAT, t - 1) for p, kind, t in pushes if kind == "marker"]
     delays = [int(d) for d in timing["layer_delays"]]
     E, A, O = (int(timing[k]) for k in ("decision_delay", "argmax_delay", "output_delay"))
     k = len(delays)

@@ -1,7 +1,7 @@
 """The event front end of a conv network: the image's events as items of the first conv layer.
 
 Each event (time, addr) becomes an input event at (channel, row, column) of the input map
-(addr in C order; the divisions are multiplications by constants); a step is closed by an
+(addr in C order, split by one table lookup: hdl/conv_banks.py); a step is closed by an
 item of its own when the first event of a later step (or the end of the image) is at the
 input: the first conv layer compares the step then (docs/numerics.md, "Per-step compare").
 Steps without events cost nothing. An event is offered straight from ``i_event`` (no
@@ -14,7 +14,7 @@ from amaranth import *
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .conv_banks import div_const
+from .conv_banks import split_address
 from .conv_layer import conv_item
 from .network import event_layout
 from .pipeline import CONTROL, Phase
@@ -45,11 +45,9 @@ class ConvFrontEnd(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         ev, p, ctl, o = self.i_event, self.i_event.payload, self.ctl, self.o
-        c_n, h, w = self.in_shape
         in_done, open_, cur_t, held = Signal(), Signal(), Signal(8), Signal()
         fresh, kept = Signal(conv_item(self.in_shape)), Signal(conv_item(self.in_shape))
-        c, rest = div_const(p.addr, h * w, c_n * h * w - 1)
-        y, x = div_const(rest, w, h * w - 1)
+        c, y, x = split_address(p.addr, self.in_shape)
         m.d.comb += [fresh.c.eq(c), fresh.y.eq(y), fresh.x.eq(x), fresh.time.eq(p.time)]
         close = ~held & open_ & (in_done | (ev.valid & (p.time != cur_t)))
         new = ~held & ~close & ev.valid & ~in_done

@@ -14,11 +14,18 @@ Event driven (docs/numerics.md, "Convolution", "Per-step compare"; docs/core.md,
   an event touched in step t are compared: every other neuron is unchanged and was below
   theta (or had fired) when it was last compared. Step 255 is never compared.
 
-Each cycle is a read (issue) and, one cycle later, a write of the same words (data): the
-read ports are transparent, so back-to-back events on overlapping windows see each other's
-updates. A word that was never written in this image reads as ``theta - 1``, not fired
-(per-word flags in flip-flops, cleared in the one CLEAR cycle). ``o`` carries the compare of
-each data cycle: the crossings, the fired flags before it (for pooling) and the cell.
+An item and group goes through five cycles: *issue* (the item is taken or kept, its group
+and, for a close, the lowest dirty cell chosen; all registered), *address* (the banks' and
+the ROM's addresses from tables of constants, one addition each, registered), *memory* (the
+reads, addressed by flip-flops alone), *read* (the words land in registers) and *data* (the
+words updated or compared and written back). The item one ahead writes its words in this
+item's read cycle, after the read, so that write is forwarded; writes two or more ahead are
+seen by the transparent reads, so back-to-back events on overlapping windows see each
+other's updates. A word that was never written in this image reads as ``theta - 1``, not
+fired (per-word flags in flip-flops, cleared in the one CLEAR cycle).
+``o`` carries the compare of each data cycle: the crossings, the fired flags before it (for
+pooling) and the cell. No multiplier or divider sits between a register and a memory
+address (docs/core.md, "The clock").
 """
 from __future__ import annotations
 
@@ -29,11 +36,11 @@ from amaranth.lib.wiring import In, Out
 from contract.numerics import LAST_STEP
 
 from .accumulators import counter_shape
-from .conv_banks import cell_rows, div_const, rotated_rom, window_rows
+from .conv_banks import cell_block, lookup, rotated_rom, window_block
 from .conv_network import ConvStage
 from .network import index_bits
 from .pipeline import CONTROL, Stages
-from .trees import lowest_set
+from .trees import lowest_set, one_hot
 
 __all__ = ["ConvLayer", "conv_item", "conv_compare"]
 
@@ -94,28 +101,6 @@ class ConvLayer(wiring.Component):
         super().__init__({"ctl": In(CONTROL), "i": In(stream.Signature(conv_item(stage.in_shape))),
                           "o": Out(conv_compare(self)), "busy": Out(1)})
 
-    def cell_banks(self, cy, cx) -> list[tuple[Value, Value, Value]]:
-        """Per bank (row-major): (block row, block column, inside) of cell (cy, cx)."""
-        st, K = self.stage, self.kernel
-        dims = []
-        for cell, size, n in ((cy, st.out_shape[1], self.cells[0]),
-                              (cx, st.out_shape[2], self.cells[1])):
-            q, r = div_const(cell * st.pool, K, (n - 1) * st.pool)
-            dims.append(cell_rows(q, r, K, size, st.pool))
-        return [(by, bx, oy & ox) for by, oy in dims[0] for bx, ox in dims[1]]
-
-    def window_banks(self, y, x) -> tuple[list[tuple[Value, Value, Value]], Value, Value]:
-        """Per bank: (block row, block column, in map) an event at (y, x) reaches; and
-        (ry, rx), the ROM's rotation."""
-        st, K = self.stage, self.kernel
-        dims, rot = [], []
-        for v, size_in, size in ((y, st.in_shape[1], st.out_shape[1]),
-                                 (x, st.in_shape[2], st.out_shape[2])):
-            q, r = div_const(v + st.pad, K, size_in - 1 + st.pad)
-            dims.append(window_rows(q, r, K, size))
-            rot.append(r)
-        return [(by, bx, oy & ox) for by, oy in dims[0] for bx, ox in dims[1]], rot[0], rot[1]
-
     def elaborate(self, platform):
         m = Module()
         ctl, p, G = self.ctl, self.i.payload, self.groups
@@ -131,78 +116,170 @@ class ConvLayer(wiring.Component):
         m.d.comb += self.i.ready.eq(take)
         with m.If(upd | cmp):
             m.d.sync += g.eq(Mux(last_g, 0, g + 1))
-        self._mark(m, dirty, upd, cmp & last_g, take & p.close & skip, cy, cx)
-        win, ry, rx = self.window_banks(p.y, p.x)
-        cell = self.cell_banks(cy, cx)
-        K, (hb, wb) = self.kernel, self.blocks
+        self._mark(m, dirty, upd, cmp & last_g, take & p.close & skip)
+        # issue -> address stage: the item, its group and its cell, registered
+        a_upd, a_cmp = st.reg(1, "a_upd", upd), st.reg(1, "a_cmp", cmp)
+        a_end = st.reg(1, "a_end", take & p.close)
+        a = {name: st.reg(v, f"a_{name}", v, reset=False)
+             for name, v in (("g", g), ("time", p.time), ("cy", cy), ("cx", cx), ("c", p.c),
+                             ("y", p.y), ("x", p.x))}
+        banks, rom_addr = self._addresses(a_cmp, a["y"], a["x"], a["cy"], a["cx"], a["g"],
+                                          a["c"])
+        K = self.kernel
         m.submodules.rom = rom = memory.Memory(
             shape=unsigned(K * K * self.lanes), depth=self.stage.in_shape[0] * K * K * G,
             init=rotated_rom(self.stage, self.lanes))
+        # address -> memory stage: the addresses registered, so every memory's address
+        # port is driven by flip-flops alone (the reads are issued here)
+        flags = ("upd", "cmp", "end")
+        q = {k: st.reg(1, f"q_{k}", v) for k, v in zip(flags, (a_upd, a_cmp, a_end))}
+        q.update({k: st.reg(a[k], f"q_{k}", a[k], reset=False)
+                  for k in ("g", "time", "cy", "cx")})
         rom_rd = rom.read_port()
-        m.d.comb += [rom_rd.en.eq(ctl.advance),
-                     rom_rd.addr.eq(((p.c * K + ry) * K + rx) * G + g)]
-        d_upd, d_cmp = st.reg(1, "d_upd", upd), st.reg(1, "d_cmp", cmp)
-        d_end = st.reg(1, "d_end", take & p.close)
-        d_g = st.reg(g, "d_g", g, reset=False)
-        d_t = st.reg(8, "d_time", p.time, reset=False)
-        d_cy, d_cx = st.reg(cy, "d_cy", cy, reset=False), st.reg(cx, "d_cx", cx, reset=False)
+        q_rom = st.reg(rom_addr, "q_rom_addr", rom_addr, reset=False)
+        m.d.comb += [rom_rd.en.eq(ctl.advance), rom_rd.addr.eq(q_rom)]
+        # memory -> read -> data stage
+        r = {k: st.reg(1, f"r_{k}", q[k]) for k in flags}
+        r.update({k: st.reg(q[k], f"r_{k}", q[k], reset=False)
+                  for k in ("g", "time", "cy", "cx")})
+        d = {k: st.reg(1, f"d_{k}", r[k]) for k in flags}
+        d.update({k: st.reg(r[k], f"d_{k}", r[k], reset=False) for k in ("g", "time", "cy", "cx")})
+        c_out = self.stage.out_shape[0]
+        real = [sum(1 << l for l in range(self.lanes) if gi * self.lanes + l < c_out)
+                for gi in range(G)]
+        d["real"] = st.reg(self.lanes, "d_real", lookup(r["g"], real, self.lanes), reset=False)
+        d_rom = st.reg(rom_rd.data, "d_rom", rom_rd.data, reset=False)
         crosses, was = [], []
-        for b, ((wy, wx, w_ok), (cyb, cxb, c_ok)) in enumerate(zip(win, cell)):
-            addr = Signal(range(hb * wb * G), name=f"addr{b}")
-            m.d.comb += addr.eq((Mux(cmp, cyb, wy) * wb + Mux(cmp, cxb, wx)) * G + g)
-            active = Mux(cmp, c_ok, w_ok)
-            cr, wa = self._bank(m, st, b, addr, active, rom_rd.data, d_upd, d_cmp, d_g)
+        for b, (word, ok) in enumerate(banks):
+            addr = Signal(range(self.blocks[0] * self.blocks[1] * G), name=f"addr{b}")
+            m.d.comb += addr.eq(word)
+            q_addr = st.reg(addr, f"q_addr{b}", addr, reset=False)
+            q_act = st.reg(1, f"q_act{b}", ok)
+            cr, wa = self._bank(m, st, b, q_addr, q_act, d_rom, d)
             crosses.append(cr)
             was.append(wa)
+        # data -> out: the compare's results registered before the pooling OR
         o = self.o
-        m.d.comb += [o.valid.eq(d_cmp), o.end.eq(d_end), o.cy.eq(d_cy), o.cx.eq(d_cx),
-                     o.g.eq(d_g), o.time.eq(d_t + 1), o.cross.eq(Cat(*crosses)),
-                     o.was.eq(Cat(*was)), self.busy.eq(d_upd | d_cmp | d_end)]
+        outs = {"valid": d["cmp"], "end": d["end"], "cy": d["cy"], "cx": d["cx"], "g": d["g"],
+                "time": d["time"] + 1, "cross": Cat(*crosses), "was": Cat(*was)}
+        for k, v in outs.items():
+            m.d.comb += getattr(o, k).eq(st.reg(getattr(o, k), f"o_{k}", v,
+                                                reset=k in ("valid", "end")))
+        stages = [x[k] for x in (q, r, d) for k in flags]
+        m.d.comb += self.busy.eq(Cat(a_upd, a_cmp, a_end, *stages, o.valid, o.end).any())
         st.clear(ctl.clear)
         with m.If(ctl.clear):
             m.d.sync += g.eq(0)
         return m
 
+    def _tables(self, which: str, b: int) -> tuple[list, list]:
+        """Bank row/column ``b``'s tables along rows (``which`` "y") or columns ("x"): per
+        input row (window) and per cell row (cell), the block, or None outside."""
+        st, K = self.stage, self.kernel
+        d = 1 if which == "y" else 2
+        n_in, n_out = st.in_shape[d], st.out_shape[d]
+        win = [window_block(v, b, K, st.pad, n_out) for v in range(n_in)]
+        cell = [cell_block(v, b, K, st.pool, n_out) for v in range(self.cells[d - 1])]
+        return win, cell
+
+    def cell_banks(self, cy, cx) -> list[tuple[Value, Value, Value]]:
+        """Per bank (row-major): (block row, block column, inside) of cell (cy, cx), as
+        table lookups."""
+        dims = []
+        for which, v in (("y", cy), ("x", cx)):
+            dims.append([])
+            for b in range(self.kernel):
+                blocks = self._tables(which, b)[1]
+                dims[-1].append((lookup(v, [k or 0 for k in blocks]),
+                                 lookup(v, [k is not None for k in blocks], 1)))
+        return [(by, bx, oy & ox) for by, oy in dims[0] for bx, ox in dims[1]]
+
+    def _addresses(self, cmp, y, x, cy, cx, g, c) -> tuple[list, Value]:
+        """The address stage: per bank (address, active) of an event at (y, x) or, when
+        ``cmp``, of cell (cy, cx), in channel group ``g``; and the kernel ROM's address of
+        an event of input channel ``c``. Tables of constants, then one addition each:
+        bank word (block row * blocks + block column) * G + g, ROM word
+        ((c K + ry) K + rx) G + g (hdl/conv_banks.py)."""
+        st, K, G, wb = self.stage, self.kernel, self.groups, self.blocks[1]
+        g = Value.cast(g)
+        gb = len(g)
+
+        def plus_group(values):                 # indexed by Cat(g, v): values[v] + g
+            return [values[i >> gb] + (i & ((1 << gb) - 1)) if i >> gb < len(values) else 0
+                    for i in range(len(values) << gb)]
+
+        dims = []
+        for which, v, cv in (("y", y, cy), ("x", x, cx)):
+            dims.append([])
+            for b in range(K):
+                found = []
+                for idx, blocks in zip((v, cv), self._tables(which, b)):
+                    if which == "y":
+                        word = lookup(idx, [(k or 0) * wb * G for k in blocks])
+                    else:
+                        word = lookup(Cat(g, idx), plus_group([(k or 0) * G for k in blocks]))
+                    found.append((word, lookup(idx, [k is not None for k in blocks], 1)))
+                (wv, wo), (cw, co) = found
+                dims[-1].append((Mux(cmp, cw, wv), Mux(cmp, co, wo)))
+        banks = [(wy + wx, oy & ox) for wy, oy in dims[0] for wx, ox in dims[1]]
+        yb = max(1, (st.in_shape[1] - 1).bit_length())
+        c_rows = [(ci * K + (v + st.pad) % K) * K * G for ci in range(st.in_shape[0])
+                  for v in range(1 << yb)]
+        rom_addr = (lookup(Cat(Value.cast(y)[:yb], c), c_rows)
+                    + lookup(Cat(g, x), plus_group([(xi + st.pad) % K * G
+                                                    for xi in range(st.in_shape[2])])))
+        return banks, rom_addr
+
     def _dirty_cells(self, m):
         """The dirty map (one row signal per cell row) and its lowest set cell (cy, cx);
-        ``has``: any set; ``alone``: it is the only one."""
+        ``has``: any set; ``alone``: it is the only one. ``has`` and ``alone`` come from
+        per-row flags kept in registers beside the map (``rows``: the row has a dirty cell,
+        ``ones``: exactly one), so an item's ``ready`` is a few gates from flip-flops. Each
+        row's lowest column is found beside the lowest row, then picked by it."""
         hc, wc = self.cells
         dirty = [Signal(wc, name=f"dirty{r}") for r in range(hc)]
-        has, cy, cx, row, alone = (Signal(), Signal(range(hc), name="cell_y"),
-                                   Signal(range(wc), name="cell_x"), Signal(wc, name="cell_row"),
-                                   Signal(name="alone"))
-        any_row, low_row = lowest_set([d.any() for d in dirty], index_bits(hc))
-        m.d.comb += [has.eq(any_row), cy.eq(low_row), row.eq(Array(dirty)[cy])]
-        m.d.comb += cx.eq(lowest_set([row[k] for k in range(wc)], index_bits(wc))[1])
-        at_cx = Cat(*[cx == k for k in range(wc)])
-        others = [d & ~Mux(cy == r, at_cx, 0) for r, d in enumerate(dirty)]
-        m.d.comb += alone.eq(~Cat(*[x.any() for x in others]).any())
-        return dirty, cy, cx, has, alone
+        rows, ones = Signal(hc, name="dirty_rows"), Signal(hc, name="dirty_ones")
+        cy, cx = Signal(range(hc), name="cell_y"), Signal(range(wc), name="cell_x")
+        _, low_row = lowest_set([rows[r] for r in range(hc)], index_bits(hc))
+        low_cols = [lowest_set([d[k] for k in range(wc)], index_bits(wc))[1] for d in dirty]
+        m.d.comb += [cy.eq(low_row), cx.eq(Array(low_cols)[cy])]
+        alone = one_hot([rows[r] for r in range(hc)]) & (ones | ~rows).all()
+        return (dirty, rows, ones), cy, cx, rows.any(), alone
 
-    def _mark(self, m, dirty, upd, done, wipe, cy, cx) -> None:
-        """Mark the cells an event's window touches; clear a compared cell; wipe all."""
+    def _mark(self, m, dirty, upd, done, wipe) -> None:
+        """Mark the cells an event's window touches (row and column masks from tables);
+        clear the lowest dirty cell (the compared one) when ``done``; wipe all."""
         st, p = self.stage, self.i.payload
         K, P, pool = st.kernel, st.pad, st.pool
-        spans = []
+        masks = []
         for v, n_in, n_out, n in ((p.y, st.in_shape[1], st.out_shape[1], self.cells[0]),
                                   (p.x, st.in_shape[2], st.out_shape[2], self.cells[1])):
-            lo, hi = Signal(range(n), name="span_lo"), Signal(range(n), name="span_hi")
-            m.d.comb += [lo.eq(Array([C(max(0, u + P - K + 1) // pool) for u in range(n_in)])[v]),
-                         hi.eq(Array([C(min(n_out - 1, u + P) // pool) for u in range(n_in)])[v])]
-            spans.append((lo, hi))
-        (ylo, yhi), (xlo, xhi) = spans
-        cols = Cat(*[(xlo <= k) & (k <= xhi) for k in range(self.cells[1])])
+            spans = [range(max(0, u + P - K + 1) // pool, min(n_out - 1, u + P) // pool + 1)
+                     for u in range(n_in)]
+            masks.append(lookup(v, [sum(1 << k for k in r) for r in spans], n))
+        marks, cols = masks
+        dirty, rows, ones = dirty
         for r, d in enumerate(dirty):
-            with m.If(upd & (ylo <= r) & (r <= yhi)):
-                m.d.sync += d.eq(d | cols)
-            with m.If(done & (cy == r)):
-                m.d.sync += d.eq(d & ~Cat(*[cx == k for k in range(len(d))]))
+            nxt = Signal.like(d, name=f"dirty_next{r}")
+            m.d.comb += nxt.eq(d)
+            with m.If(upd & marks[r]):
+                m.d.comb += nxt.eq(d | cols)
+            with m.If(done & rows[r] & ~rows[:r].any()):
+                m.d.comb += nxt.eq(d & (d - 1))       # the lowest row's lowest bit cleared
             with m.If(wipe | self.ctl.clear):
-                m.d.sync += d.eq(0)
+                m.d.comb += nxt.eq(0)
+            m.d.sync += [d.eq(nxt), rows[r].eq(nxt.any()), ones[r].eq(one_hot(nxt))]
 
-    def _bank(self, m, st, b, addr, active, rom_data, d_upd, d_cmp, d_g):
+    def _bank(self, m, st, b, addr, active, rom_data, d):
         """Bank b: its memory, written-this-image flags and the per-lane update or compare.
-        Returns (crossings, fired before) of its lanes in the data cycle."""
+
+        ``addr``, ``active``: the memory stage's (registers); ``rom_data``: the kernel word
+        in the data stage; ``d``: the data stage's flags (upd, cmp, real: the lanes of real channels).
+        The read lands in a register (read stage), so the block RAM's output drives nothing
+        but flip-flops; the item one ahead writes its words in this item's read stage,
+        after the read, so its write is forwarded into the data stage (``fwd``); writes two
+        or more ahead are seen by the (transparent) read. Returns (crossings, fired before)
+        of its lanes in the data stage."""
         lanes, shape, hb_wb = self.lanes, self.counter, self.blocks[0] * self.blocks[1]
         width, depth = shape.width + 1, hb_wb * self.groups
         mem = memory.Memory(shape=unsigned(lanes * width), depth=depth, init=[])
@@ -210,24 +287,30 @@ class ConvLayer(wiring.Component):
         wr = mem.write_port()
         rd = mem.read_port(transparent_for=(wr,))
         written = Signal(depth, name=f"written{b}")
-        d_addr = st.reg(addr, f"d_addr{b}", addr, reset=False)
-        d_act = st.reg(1, f"d_act{b}", active)
-        bypass = wr.en & (wr.addr == addr)
-        d_written = st.reg(1, f"d_written{b}", written.bit_select(addr, 1) | bypass)
         m.d.comb += [rd.addr.eq(addr), rd.en.eq(self.ctl.advance)]
+        r_addr = st.reg(addr, f"r_addr{b}", addr, reset=False)
+        r_act = st.reg(1, f"r_act{b}", active)
+        fwd = wr.en & (wr.addr == r_addr)                # the item one ahead writes it now
+        d_addr = st.reg(addr, f"d_addr{b}", r_addr, reset=False)
+        d_act = st.reg(1, f"d_act{b}", r_act)
+        d_fwd = st.reg(1, f"d_fwd{b}", fwd)
+        d_fwd_word = st.reg(wr.data, f"d_fwd_word{b}", wr.data, reset=False)
+        d_raw = st.reg(rd.data, f"d_raw{b}", rd.data, reset=False)
+        d_written = st.reg(1, f"d_written{b}", written.bit_select(r_addr, 1) | fwd)
+        word = Mux(d_fwd, d_fwd_word, d_raw)
         crosses, was, words = [], [], []
         for l in range(lanes):
-            raw = rd.data[l * width:(l + 1) * width]
+            raw = word[l * width:(l + 1) * width]
             cnt = Mux(d_written, raw[:shape.width].as_signed(), self.stage.theta - 1)
             fired = raw[-1] & d_written
-            real = (d_g * lanes + l) < self.stage.out_shape[0]
-            cross = cnt[-1] & ~fired & d_cmp & d_act & real
+            look = d["cmp"] & d_act & d["real"][l]
+            cross = cnt[-1] & ~fired & look
             step = Mux(rom_data[b * lanes + l], cnt - 1, cnt + 1)
-            words.append(Cat(Mux(d_upd, step, cnt)[:shape.width], fired | cross))
+            words.append(Cat(Mux(d["upd"], step, cnt)[:shape.width], fired | cross))
             crosses.append(cross)
-            was.append(fired & d_cmp & d_act & real)
+            was.append(fired & look)
         m.d.comb += [wr.addr.eq(d_addr), wr.data.eq(Cat(*words)),
-                     wr.en.eq((d_upd | d_cmp) & d_act & self.ctl.advance)]
+                     wr.en.eq((d["upd"] | d["cmp"]) & d_act & self.ctl.advance)]
         with m.If(wr.en):
             m.d.sync += written.eq(written | Cat(*[d_addr == k for k in range(depth)]))
         with m.If(self.ctl.clear):

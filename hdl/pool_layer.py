@@ -4,11 +4,12 @@
 The conv layer compares one pooling cell (Pp x Pp positions, all in distinct banks) per
 cycle and hands over, per channel lane, the cell's crossings and its fired flags before the
 compare (``conv_compare``). A pooled neuron fires when one of its window's neurons crosses
-and none had fired before: ``any(cross) & ~any(was)``, in the compare's own cycle, so its
+and none had fired before: ``any(cross) & ~any(was)``, in the compare's own pass, so its
 time is the crossing's. Each compare that fires pooled neurons becomes one *entry* (cell,
 channel group, the group's new spikes as a mask, time); once the pass of a step has ended
 and gave at least one entry, a *marker* follows one cycle later: every spike of that time
-has been handed on. With ``pool`` = 1 (no pooling layer) the cell is one position and the
+has been handed on. Entries and markers leave through a register, one cycle after the
+compare's results arrive. With ``pool`` = 1 (no pooling layer) the cell is one position and the
 entries are the conv layer's own spikes. A cell past the last whole pooling window (a map
 not divisible by Pp) has no pooled neuron and gives no entry.
 """
@@ -19,7 +20,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .conv_layer import ConvLayer, conv_compare
-from .pipeline import CONTROL
+from .pipeline import CONTROL, Stages
 
 __all__ = ["PoolLayer", "stage_spikes"]
 
@@ -65,10 +66,15 @@ class PoolLayer(wiring.Component):
         entry = ctl.go & i.valid & new.any()
         sent, pending = Signal(), Signal()      # an entry in this pass / a marker to send
         pending_t = Signal(8)
-        m.d.comb += [self.new.eq(Mux(ctl.go & i.valid, new, 0)), self.busy.eq(pending),
-                     o.valid.eq(entry | (ctl.go & pending)), o.marker.eq(pending),
-                     o.cy.eq(i.cy), o.cx.eq(i.cx), o.g.eq(i.g), o.mask.eq(new),
-                     o.time.eq(Mux(pending, pending_t, i.time))]
+        st = Stages(m, ctl.advance)
+        # registered out: the pooling OR and the queue's or the flattening's decode of an
+        # entry are a cycle apart
+        outs = {"valid": entry | (ctl.go & pending), "marker": pending, "cy": i.cy,
+                "cx": i.cx, "g": i.g, "mask": new, "time": Mux(pending, pending_t, i.time)}
+        for k, v in outs.items():
+            m.d.comb += getattr(o, k).eq(st.reg(getattr(o, k), f"o_{k}", v,
+                                                reset=k in ("valid", "marker")))
+        m.d.comb += [self.new.eq(Mux(ctl.go & i.valid, new, 0)), self.busy.eq(pending | o.valid)]
         with m.If(ctl.go):
             with m.If(entry):
                 m.d.sync += sent.eq(1)
@@ -76,6 +82,7 @@ class PoolLayer(wiring.Component):
                 m.d.sync += pending.eq(0)
             with m.If(i.end):
                 m.d.sync += [pending.eq(sent | entry), pending_t.eq(i.time), sent.eq(0)]
+        st.clear(ctl.clear)
         with m.If(ctl.clear):
             m.d.sync += [sent.eq(0), pending.eq(0)]
         return m

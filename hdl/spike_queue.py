@@ -57,6 +57,7 @@ class SpikeQueue(wiring.Component):
         wr = fifo.write_port()
         rd = fifo.read_port(transparent_for=(wr,))
         w_ptr, r_ptr, count = Signal(range(D)), Signal(range(D)), Signal(range(D + 1))
+        r_next = Signal(range(D), init=1)       # r_ptr + 1, kept in a register
         push = ctl.go & i.valid
         m.d.comb += [wr.en.eq(push), wr.addr.eq(w_ptr),
                      wr.data.marker.eq(i.marker), wr.data.cy.eq(i.cy), wr.data.cx.eq(i.cx),
@@ -70,18 +71,18 @@ class SpikeQueue(wiring.Component):
         take = o.valid & o.ready
         done = take & (head.marker | (rest == 0))
         pop = (~have | done) & (count != 0) & ctl.advance
-        m.d.comb += [rd.addr.eq(r_ptr + pop), rd.en.eq(ctl.advance),
+        m.d.comb += [rd.addr.eq(Mux(pop, r_next, r_ptr)), rd.en.eq(ctl.advance),
                      o.valid.eq(have), o.payload.close.eq(head.marker),
                      o.payload.c.eq(head.g * self.layer.lanes + lane),
                      o.payload.y.eq(head.cy), o.payload.x.eq(head.cx),
                      o.payload.time.eq(head.time), self.busy.eq(have | (count != 0))]
-        m.d.sync += [w_ptr.eq(w_ptr + push), r_ptr.eq(r_ptr + pop), count.eq(count + push - pop)]
+        m.d.sync += [w_ptr.eq(w_ptr + push), count.eq(count + push - pop)]
         with m.If(take):
             m.d.sync += head.mask.eq(rest)
         with m.If(done):
             m.d.sync += have.eq(0)
         with m.If(pop):
-            m.d.sync += [head.eq(rd.data), have.eq(1)]
+            m.d.sync += [head.eq(rd.data), have.eq(1), r_ptr.eq(r_next), r_next.eq(r_next + 1)]
         with m.If(ctl.clear):
-            m.d.sync += [w_ptr.eq(0), r_ptr.eq(0), count.eq(0), have.eq(0)]
+            m.d.sync += [w_ptr.eq(0), r_ptr.eq(0), r_next.eq(1), count.eq(0), have.eq(0)]
         return m
