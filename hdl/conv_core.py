@@ -166,7 +166,7 @@ class ConvCore(wiring.Component):
         connect(m, self.flatten.o, self.dense[0].i)
         for below, above in zip(self.dense, self.dense[1:]):
             connect(m, below.o, above.i)
-        busy = [p.busy for p in [*self.convs, *self.pools, *self.queues, self.flatten]]
+        busy = [p.busy for p in [fe, *self.convs, *self.pools, *self.queues, self.flatten]]
         busy += [b for p in [*self.dense, dec] for b in p.busy]
         connect_decision(m, self, fe, self.dense[-1], dec, ctrl, busy)
         if self.reporter:

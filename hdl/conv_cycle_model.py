@@ -14,7 +14,8 @@ source, an always-ready result sink and ``debug`` = 0. Per stage, with G its cha
   cell holds pooled neurons (of that group) firing at u + 1 pushes an entry in n + 6; when
   the pass pushed any, its marker follows one cycle after the last compare's (last
   issue + 7);
-* stage 0's items follow each other back to back from cycle 0; a deeper stage's queue
+* stage 0's items follow each other back to back from cycle 1 (``FRONT``: the front
+  end's output register); a deeper stage's queue
   element k (an entry: one input event per spike it carries; a marker: one close), pushed
   in cycle p_k, is loaded in cycle L_k = max(p_k + 1, T_{k-1}) (T: the cycle its
   predecessor's last item was taken) and its items follow from L_k + 1;
@@ -40,6 +41,7 @@ DATA = 4        # issue -> data cycle (address, memory, read register, data)
 OUT = DATA + 1  # issue -> the compare's results at the pooling layer
 PUSH = OUT + 1  # issue -> the pooling's registered entry (or a taken close -> its marker)
 FLAT = 1        # a last-stage marker -> the first dense layer's compare (Flatten)
+FRONT = 1       # an accepted input event -> the first conv layer sees its item
 
 
 @functools.lru_cache(maxsize=None)
@@ -143,10 +145,10 @@ def _front_items(ev_times, ev_addrs, in_shape) -> list:
     items, prev = [], None
     for t, a in zip(np.asarray(ev_times).tolist(), np.asarray(ev_addrs).tolist()):
         if prev is not None and t != prev:
-            items.append((0, "close", prev))
-        items.append((0, "event", ((a % (h * w)) // w, a % w, t)))
+            items.append((FRONT, "close", prev))
+        items.append((FRONT, "event", ((a % (h * w)) // w, a % w, t)))
         prev = t
-    items.append((0, "close", prev))
+    items.append((FRONT, "close", prev))
     return items
 
 

@@ -4,9 +4,11 @@ Each event (time, addr) becomes an input event at (channel, row, column) of the 
 (addr in C order, split by one table lookup: hdl/conv_banks.py); a step is closed by an
 item of its own when the first event of a later step (or the end of the image) is at the
 input: the first conv layer compares the step then (docs/numerics.md, "Per-step compare").
-Steps without events cost nothing. An event is offered straight from ``i_event`` (no
-register) and accepted in its first read; it is kept for the rest of its channel groups.
-After an early decision the rest of the image is drained (up to ``last``).
+Steps without events cost nothing. An event is accepted in its first read and its item
+goes to an output register (full throughput: it loads whenever it is empty or being taken),
+so the layer's issue logic starts from flip-flops, not from the address table; the front
+end keeps the next item while the register is occupied. After an early decision the rest
+of the image is drained (up to ``last``).
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ class ConvFrontEnd(wiring.Component):
     -------
     i_event : In(stream)  time u8, addr, last u1 -- one image's events sorted by (time, addr)
     ctl : In(CONTROL)
-    o : Out(stream)  conv_item of the input map
+    o : Out(stream)  conv_item of the input map, from a register
+    busy : Out(1)  the output register holds an item
     start : Out(1)  an idle core sees an image's first event
     quiet : Out(1)  the image's last event is in and its last step closed
     input_over : Out(1)  the image's last event is in or being offered
@@ -40,11 +43,13 @@ class ConvFrontEnd(wiring.Component):
         n_in = self.in_shape[0] * self.in_shape[1] * self.in_shape[2]
         super().__init__({"i_event": In(stream.Signature(event_layout(n_in))),
                           "ctl": In(CONTROL), "o": Out(stream.Signature(conv_item(in_shape))),
-                          "start": Out(1), "quiet": Out(1), "input_over": Out(1)})
+                          "busy": Out(1), "start": Out(1), "quiet": Out(1), "input_over": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        ev, p, ctl, o = self.i_event, self.i_event.payload, self.ctl, self.o
+        ev, p, ctl = self.i_event, self.i_event.payload, self.ctl
+        o = stream.Signature(conv_item(self.in_shape)).create()   # the item, into the register
+        self._register(m, o)
         in_done, open_, cur_t, held = Signal(), Signal(), Signal(8), Signal()
         fresh, kept = Signal(conv_item(self.in_shape)), Signal(conv_item(self.in_shape))
         c, y, x = split_address(p.addr, self.in_shape)
@@ -58,8 +63,8 @@ class ConvFrontEnd(wiring.Component):
                      self.input_over.eq(in_done | (ev.valid & p.last))]
         with m.If(close):
             m.d.comb += o.payload.time.eq(cur_t)
-        # An event is accepted in its first read and kept until the layer has read all its
-        # channel groups, so that cycles count from the first event's acceptance.
+        # An event is accepted in its first read (cycles count from the first event's
+        # acceptance) and kept until the output register takes it.
         with m.If(new & ctl.advance & ctl.accepting):
             m.d.comb += ev.ready.eq(1)
             m.d.sync += [cur_t.eq(p.time), open_.eq(1), in_done.eq(p.last),
@@ -76,3 +81,13 @@ class ConvFrontEnd(wiring.Component):
         with m.If(ctl.clear):
             m.d.sync += [in_done.eq(0), open_.eq(0), held.eq(0)]
         return m
+
+    def _register(self, m, item) -> None:
+        """``o`` from a register: it loads ``item`` when empty or being taken (never while
+        the pipeline stalls); emptied in the CLEAR cycle."""
+        o, ctl = self.o, self.ctl
+        m.d.comb += [item.ready.eq(ctl.advance & (~o.valid | o.ready)), self.busy.eq(o.valid)]
+        with m.If(item.ready):
+            m.d.sync += [o.valid.eq(item.valid), o.payload.eq(item.payload)]
+        with m.If(ctl.clear):
+            m.d.sync += o.valid.eq(0)
