@@ -15,10 +15,10 @@ source, an always-ready result sink and ``debug`` = 0. Per stage, with G its cha
   the pass pushed any, its marker follows one cycle after the last compare's (last
   issue + 7);
 * stage 0's items follow each other back to back from cycle 1 (``FRONT``: the front
-  end's output register); a deeper stage's queue
-  element k (an entry: one input event per spike it carries; a marker: one close), pushed
-  in cycle p_k, is loaded in cycle L_k = max(p_k + 1, T_{k-1}) (T: the cycle its
-  predecessor's last item was taken) and its items follow from L_k + 1;
+  end's output register); a deeper stage's queue element (an entry: one input event per
+  spike it carries; a marker: one close) pushed in cycle p offers its first item to the
+  next layer from p + 3 (``QUEUE``: the FIFO, the expander, its output register), or as
+  soon as the layer has taken the items before it; its other items follow back to back;
 * the last stage's marker of step s, pushed in cycle p, is the dense layers' compare of
   step s in cycle M = p + 1 (``FLAT``): dense layer j compares step s + j at M + D_1 + ... + D_j (steps above 255 go no further);
 * early mode, first output crossing at step t: ``cycles = M(t - k) + sum(D) + 1 + E + O``
@@ -42,6 +42,7 @@ OUT = DATA + 1  # issue -> the compare's results at the pooling layer
 PUSH = OUT + 1  # issue -> the pooling's registered entry (or a taken close -> its marker)
 FLAT = 1        # a last-stage marker -> the first dense layer's compare (Flatten)
 FRONT = 1       # an accepted input event -> the first conv layer sees its item
+QUEUE = 3       # a queued element pushed -> the next conv layer sees its first item
 
 
 @functools.lru_cache(maxsize=None)
@@ -128,14 +129,14 @@ class _Stage:
 
 def _queue_items(pushes: list) -> list:
     """The next stage's items from the pushes of the stage below: an element pushed in
-    cycle p offers its first item from p + 2 (FIFO, then the expander's register)."""
+    cycle p offers its first item from p + QUEUE (FIFO, the expander, its output register)."""
     items = []
     for p, kind, payload in pushes:
         if kind == "marker":
-            items.append((p + 2, "close", payload))
+            items.append((p + QUEUE, "close", payload))
             continue
         for k, (c, y, x, t) in enumerate(payload):
-            items.append((p + 2 if k == 0 else 0, "event", (y, x, t)))
+            items.append((p + QUEUE if k == 0 else 0, "event", (y, x, t)))
     return items
 
 

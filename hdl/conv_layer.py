@@ -58,10 +58,11 @@ def conv_compare(layer: "ConvLayer") -> wiring.Signature:
     """One data cycle of a compare. valid: a compare of cell (cy, cx), channel group g;
     cross / was: per bank b and lane l (bit b * lanes + l) the crossing and the fired flag
     before it, of the positions inside the cell; time: the spike time (step + 1); end: the
-    close of the step was taken (the last compare of the pass, or a pass without one)."""
+    close of the step was taken (the last compare of the pass, or a pass without one); whole:
+    the cell is a whole pooling window (a map not divisible by the pool leaves a part)."""
     hc, wc = layer.cells
     n = layer.kernel ** 2 * layer.lanes
-    return wiring.Signature({"valid": Out(1), "end": Out(1), "cy": Out(range(hc)),
+    return wiring.Signature({"valid": Out(1), "end": Out(1), "whole": Out(1), "cy": Out(range(hc)),
                              "cx": Out(range(wc)), "g": Out(range(layer.groups)),
                              "time": Out(8), "cross": Out(n), "was": Out(n)})
 
@@ -148,6 +149,10 @@ class ConvLayer(wiring.Component):
         real = [sum(1 << l for l in range(self.lanes) if gi * self.lanes + l < c_out)
                 for gi in range(G)]
         d["real"] = st.reg(self.lanes, "d_real", lookup(r["g"], real, self.lanes), reset=False)
+        _, h, w = self.stage.out_shape
+        pool = self.stage.pool
+        d["whole"] = st.reg(1, "d_whole", (r["cy"] < h // pool) & (r["cx"] < w // pool),
+                            reset=False)
         d_rom = st.reg(rom_rd.data, "d_rom", rom_rd.data, reset=False)
         crosses, was = [], []
         for b, (word, ok) in enumerate(banks):
@@ -160,7 +165,8 @@ class ConvLayer(wiring.Component):
             was.append(wa)
         # data -> out: the compare's results registered before the pooling OR
         o = self.o
-        outs = {"valid": d["cmp"], "end": d["end"], "cy": d["cy"], "cx": d["cx"], "g": d["g"],
+        outs = {"valid": d["cmp"], "end": d["end"], "whole": d["whole"], "cy": d["cy"],
+                "cx": d["cx"], "g": d["g"],
                 "time": d["time"] + 1, "cross": Cat(*crosses), "was": Cat(*was)}
         for k, v in outs.items():
             m.d.comb += getattr(o, k).eq(st.reg(getattr(o, k), f"o_{k}", v,
@@ -260,15 +266,20 @@ class ConvLayer(wiring.Component):
         marks, cols = masks
         dirty, rows, ones = dirty
         for r, d in enumerate(dirty):
+            # Each outcome's row flags are formed beside the controls that pick one, so
+            # the controls meet them only at the last multiplexer.
+            marked, cleared = d | cols, d & (d - 1)   # cleared: the row's lowest bit
             nxt = Signal.like(d, name=f"dirty_next{r}")
-            m.d.comb += nxt.eq(d)
+            row, one = Signal(name=f"row_next{r}"), Signal(name=f"one_next{r}")
+            m.d.comb += [nxt.eq(d), row.eq(rows[r]), one.eq(ones[r])]
             with m.If(upd & marks[r]):
-                m.d.comb += nxt.eq(d | cols)
+                m.d.comb += [nxt.eq(marked), row.eq(rows[r] | cols.any()),
+                             one.eq(one_hot(list(marked)))]
             with m.If(done & rows[r] & ~rows[:r].any()):
-                m.d.comb += nxt.eq(d & (d - 1))       # the lowest row's lowest bit cleared
+                m.d.comb += [nxt.eq(cleared), row.eq(~ones[r]), one.eq(one_hot(list(cleared)))]
             with m.If(wipe | self.ctl.clear):
-                m.d.comb += nxt.eq(0)
-            m.d.sync += [d.eq(nxt), rows[r].eq(nxt.any()), ones[r].eq(one_hot(nxt))]
+                m.d.comb += [nxt.eq(0), row.eq(0), one.eq(0)]
+            m.d.sync += [d.eq(nxt), rows[r].eq(row), ones[r].eq(one)]
 
     def _bank(self, m, st, b, addr, active, rom_data, d):
         """Bank b: its memory, written-this-image flags and the per-lane update or compare.

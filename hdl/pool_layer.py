@@ -49,8 +49,6 @@ class PoolLayer(wiring.Component):
 
     def __init__(self, layer: ConvLayer):
         self.layer = layer
-        st = layer.stage
-        self.whole = (st.out_shape[1] // st.pool, st.out_shape[2] // st.pool)
         super().__init__({"ctl": In(CONTROL), "i": In(conv_compare(layer)),
                           "o": Out(stage_spikes(layer)), "new": Out(layer.lanes),
                           "busy": Out(1)})
@@ -61,8 +59,7 @@ class PoolLayer(wiring.Component):
         banks = self.layer.kernel ** 2
         crossed = [Cat(*[i.cross[b * lanes + l] for b in range(banks)]).any() for l in range(lanes)]
         before = [Cat(*[i.was[b * lanes + l] for b in range(banks)]).any() for l in range(lanes)]
-        pooled = (i.cy < self.whole[0]) & (i.cx < self.whole[1])
-        new = Cat(*[c & ~w for c, w in zip(crossed, before)]) & pooled.replicate(lanes)
+        new = Cat(*[c & ~w for c, w in zip(crossed, before)]) & i.whole.replicate(lanes)
         entry = ctl.go & i.valid & new.any()
         sent, pending = Signal(), Signal()      # an entry in this pass / a marker to send
         pending_t = Signal(8)

@@ -58,9 +58,9 @@ def lowest_set(bits: list[Value], index_bits: int) -> tuple[Value, Value]:
     return nodes[0]
 
 
-def one_hot(bits) -> Value:
-    """1 when exactly one of ``bits`` is set: an (any, several) tree, no carry chain."""
-    nodes = [(b, Const(0, 1)) for b in bits]
+def _any_several(bits) -> tuple[Value, Value]:
+    """(any set, two or more set) of ``bits``, as a tree (no carry chain)."""
+    nodes = [(Value.cast(b), Const(0, 1)) for b in bits]
     while len(nodes) > 1:
         nxt = []
         for k in range(0, len(nodes) - 1, 2):
@@ -69,5 +69,15 @@ def one_hot(bits) -> Value:
         if len(nodes) % 2:
             nxt.append(nodes[-1])
         nodes = nxt
-    a, many = nodes[0]
+    return nodes[0]
+
+
+def one_hot(bits) -> Value:
+    """1 when exactly one of ``bits`` is set."""
+    a, many = _any_several(bits)
     return a & ~many
+
+
+def at_most_one(bits) -> Value:
+    """1 when none or one of ``bits`` is set."""
+    return ~_any_several(bits)[1]
