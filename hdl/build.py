@@ -45,8 +45,10 @@ __all__ = ["BOARDS", "Board", "board_core_params", "fit_check", "build", "main"]
 
 
 def build(board, art, *, out, core_params=None, baud=DEFAULT_BAUD, clock=None, run_tools=True,
-          event_capacity=None, image_capacity=None, force=False, log=print):
+          event_capacity=None, image_capacity=None, force=False, seed=None, log=print):
     """Elaborate, write the build tree to ``out`` and (``run_tools``) run the toolchain.
+
+    ``seed``: nextpnr's placement seed (open-toolchain boards; None: nextpnr's default).
 
     ``core_params``: BS4NNCore keyword arguments given by the user (on top of the board's
     defaults). Returns a dict: ``fits``, ``fit_lines``, ``core_params``, ``plan``, ``files``,
@@ -87,6 +89,8 @@ def build(board, art, *, out, core_params=None, baud=DEFAULT_BAUD, clock=None, r
         # the PLL output's net name does not survive flattening reliably (a constraint on it
         # was ignored), so give nextpnr the target for every unconstrained clock instead
         overrides["nextpnr_opts"] += f" --freq {clock / 1e6:g}"
+    if seed is not None and board.family in ("ecp5", "ice40"):
+        overrides["nextpnr_opts"] += f" --seed {seed}"
     plan = platform.build(top, name=TOP, build_dir=str(out), do_build=False, **overrides)
     plan.extract(str(out))
     result["plan"] = plan
@@ -133,6 +137,8 @@ def main(argv=None):
     ap.add_argument("--image-capacity", type=int, default=None)
     ap.add_argument("--no-tools", action="store_true", help="write the build tree only")
     ap.add_argument("--force", action="store_true", help="build even if the fit check fails")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="nextpnr placement seed (ULX3S, iCEBreaker; default: nextpnr's own)")
     ap.add_argument("--json", type=Path, default=None, metavar="FILE",
                     help="also write the fit check, utilisation and Fmax as JSON")
     add_core_arguments(ap, debug_port=False, suppress=True)
@@ -156,7 +162,7 @@ def main(argv=None):
     clock = int(args.clock * 1e6) if args.clock else None
     r = build(board, art, out=out, core_params=core_kwargs(args), baud=args.baud,
               clock=clock, run_tools=not args.no_tools, event_capacity=args.event_capacity,
-              image_capacity=args.image_capacity, force=args.force)
+              image_capacity=args.image_capacity, force=args.force, seed=args.seed)
     if not r["fits"] and not args.force:
         print(f"{board.name}: network {'-'.join(map(str, art.widths))} does not fit the "
               f"{board.device}; nothing built")
