@@ -155,6 +155,9 @@ def main(argv=None):
         raise UsageError(f"--board: unknown board {args.board!r} (known: {', '.join(BOARDS)}; "
                          f"--list-boards describes them)")
     board = BOARDS[args.board]
+    if args.seed is not None and board.family not in ("ecp5", "ice40"):
+        raise UsageError(f"--seed: {board.name} is not built with nextpnr (only the ECP5 and "
+                         f"iCE40 boards take a placement seed)")
 
     from contract.artifacts import load_artifacts
     art = load_artifacts(args.artifacts)

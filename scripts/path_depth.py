@@ -27,7 +27,7 @@ def _cell_type(t: str) -> str:
     return t.split("\\")[-1]
 
 
-def _endpoint_name(cell: dict, name: str, nets: dict, port_bits) -> str:
+def _endpoint_name(name: str, nets: dict, port_bits) -> str:
     """A group name: the net the flip-flop drives (or the memory's name), bits removed."""
     label = name
     for b in port_bits:
@@ -39,7 +39,8 @@ def _endpoint_name(cell: dict, name: str, nets: dict, port_bits) -> str:
 
 
 def analyse(path: str):
-    d = json.load(open(path))
+    with open(path) as f:
+        d = json.load(f)
     top = next(m for m in d["modules"].values() if m.get("attributes", {}).get("top"))
     cells = top["cells"]
     nets = {}
@@ -87,7 +88,6 @@ def analyse(path: str):
                 if not isinstance(b, int) or b not in driver:
                     continue
                 dc, dp = driver[b]
-                dt = _cell_type(cells[dc]["type"])
                 hop = 0.0 if (t == "CCU2C" and p == "CIN") or t in ("PFUMX", "L6MUX21") else WIRE
                 step = 0.1 if (t == "CCU2C" and p == "CIN" and port == "COUT") else base
                 v = out_time(dc, dp) + hop + step
@@ -116,7 +116,7 @@ def analyse(path: str):
                         worst, arg = v, driver[b]
         outs = [b for p, dirn in c["port_directions"].items() if dirn == "output"
                 for b in c["connections"][p]] if t == "TRELLIS_FF" else []
-        name = _endpoint_name(c, cname, nets, outs) if outs else t + ":" + re.sub(
+        name = _endpoint_name(cname, nets, outs) if outs else t + ":" + re.sub(
             r"\$\d+", "", cname.split("|")[-1])
         old = groups[name]
         groups[name] = (max(old[0], worst), arg if worst >= old[0] else old[1], old[2] + 1)

@@ -39,6 +39,12 @@ def test_missing_artifacts_is_one_error_line(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "none" in err
 
 
+def test_seed_only_for_nextpnr_boards(tmp_path, capsys):
+    assert B.main(["--board", "arty", "--seed", "2", "--artifacts", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--seed" in err and "arty" in err
+
+
 def test_fit_check():
     authors = small_net((784, 600, 10), (25, 12))
     arty = boards.BOARDS["arty"]
@@ -114,6 +120,10 @@ def test_ulx3s_plan_has_pll(tmp_path):
     assert "EHXPLLL" in il and "CLKFB_DIV" in il
     assert (tmp_path / "build_bs4nn.sh").is_file() and (tmp_path / "bs4nn.lpf").is_file()
     assert "--freq 100" in (tmp_path / "build_bs4nn.sh").read_text()
+    assert "--seed" not in (tmp_path / "build_bs4nn.sh").read_text()
+    B.build(boards.BOARDS["ulx3s"], small_net(), out=tmp_path / "s", run_tools=False,
+            clock=100_000_000, seed=7, log=lambda *_: None)
+    assert "--freq 100 --seed 7" in (tmp_path / "s" / "build_bs4nn.sh").read_text()
     with pytest.raises(ValueError, match="multiple"):
         B.build(boards.BOARDS["ulx3s"], small_net(), out=tmp_path / "x", run_tools=False,
                 clock=90_000_000, log=lambda *_: None)
