@@ -5,7 +5,7 @@ import math
 
 from .accumulators import DSP_LANES, counter_shape
 
-__all__ = ["bram_blocks", "fit_check"]
+__all__ = ["bram_blocks", "dense_resources", "fit_check"]
 
 # (depth, width) configurations of one block RAM
 _BRAM_SHAPES = {
@@ -41,12 +41,9 @@ _LUT_PER_TREE_BIT = {(6, "xc7"): 1.5, (3, "xc7"): 1.8, (3, "ecp5"): 3.0, (6, "ec
                      (3, "ice40"): 3.0, (6, "ice40"): 4.0}
 
 
-def fit_check(art, params, board, event_capacity, image_capacity):
-    """Device resources the network needs, as (ok, lines). LUT/FF figures are estimates.
-    Conv networks: hdl/conv_fit.py."""
-    if "conv" in (getattr(art, "kinds", None) or ()):
-        from .conv_fit import conv_fit_check
-        return conv_fit_check(art, params, board, event_capacity, image_capacity)
+def dense_resources(art, params, board, event_capacity, image_capacity) -> dict:
+    """A dense network's memories [(what, depth, width, reads, written, blocks)], block RAMs,
+    LUT / FF estimates, DSP slices and tree input bits on ``board`` with core ``params``."""
     widths = [int(w) for w in art.widths]
     n1 = widths[1]
     lanes = params.get("lanes") or n1
@@ -60,16 +57,7 @@ def fit_check(art, params, board, event_capacity, image_capacity):
             ("event buffer", event_capacity, 8 + addr_bits + 1 + (k - 1) * (addr_bits + 1), 1,
              True),
             ("result buffer", image_capacity, result_bits, 1, True)]
-    lines, total = [], 0
-    for what, depth, width, reads, written in mems:
-        n = bram_blocks(board.family, depth, width, reads, written)
-        total += n
-        lines.append(f"  {what:20s} {depth:6d} x {width:4d} bit = {depth * width / 1024:7.1f} kbit"
-                     f" -> {n} {board.bram_kind}" + (f" ({reads} reads per cycle)" if reads > 1
-                                                       else ""))
-    rom_bits = widths[0] * n1
-    lines.append(f"  block RAM total      {total} / {board.brams} {board.bram_kind}"
-                 f" ({100 * total / board.brams:.0f} %)")
+    mems = [(*m, bram_blocks(board.family, *m[1:])) for m in mems]
     # First layer: a counter per neuron (in registers, DSP lanes or a G-deep LUT RAM); deeper
     # layers: one tree over the fan-in plus one over the smaller weight set per neuron.
     acc0 = counter_shape(widths[0], int(art.thetas[0])).width
@@ -87,7 +75,31 @@ def fit_check(art, params, board, event_capacity, image_capacity):
     luts = int(fabric * per_counter + (3 * dsp_n if k > 1 else 0)
                + tree_bits * _LUT_PER_TREE_BIT[(counter, board.family)] + 1500)
     ffs = fabric * acc0 + sum(widths[1:]) * 2 + tree_bits // 2
-    dsps = dsp_n // DSP_LANES
+    return {"mems": mems, "brams": sum(m[-1] for m in mems), "luts": luts, "ffs": ffs,
+            "dsps": dsp_n // DSP_LANES, "tree_bits": tree_bits, "lanes": lanes, "groups": groups,
+            "dsp_neurons": dsp_n, "events_per_cycle": k}
+
+
+def fit_check(art, params, board, event_capacity, image_capacity):
+    """Device resources the network needs, as (ok, lines). LUT/FF figures are estimates.
+    Conv networks: hdl/conv_fit.py."""
+    if "conv" in (getattr(art, "kinds", None) or ()):
+        from .conv_fit import conv_fit_check
+        return conv_fit_check(art, params, board, event_capacity, image_capacity)
+    r = dense_resources(art, params, board, event_capacity, image_capacity)
+    widths = [int(w) for w in art.widths]
+    n1, lanes, groups, dsp_n, k = (widths[1], r["lanes"], r["groups"], r["dsp_neurons"],
+                                   r["events_per_cycle"])
+    luts, ffs, dsps, tree_bits = r["luts"], r["ffs"], r["dsps"], r["tree_bits"]
+    counter = int(params.get("tree_counter", 3))
+    lines, total = [], r["brams"]
+    for what, depth, width, reads, written, n in r["mems"]:
+        lines.append(f"  {what:20s} {depth:6d} x {width:4d} bit = {depth * width / 1024:7.1f} kbit"
+                     f" -> {n} {board.bram_kind}" + (f" ({reads} reads per cycle)" if reads > 1
+                                                       else ""))
+    rom_bits = widths[0] * n1
+    lines.append(f"  block RAM total      {total} / {board.brams} {board.bram_kind}"
+                 f" ({100 * total / board.brams:.0f} %)")
     lines.append(f"  first-layer counters {n1} neurons: {n1 - dsp_n if groups == 1 else n1} in "
                  f"logic, {dsp_n} in {dsps} DSP slices ({dsps} / {board.dsps})")
     lines.append(f"  deeper-layer trees   {tree_bits} input bits ({counter}-input compressors)")

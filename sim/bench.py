@@ -117,35 +117,25 @@ class Checker:
         return messages
 
 
-@cocotb.test()
-async def regress(dut):
-    with open(os.environ["BS4NN_BENCH"]) as f:
-        job = json.load(f)
-    lay = job["layouts"]
-    ev_f = lay["i_event"]["fields"]
-    art = load_artifacts(job["artifacts"])
+async def run_images(dut, job: dict, harness: Harness, images: list, payloads: list, score) -> dict:
+    """The batch loop of a regression: images [(set, n)] with their i_event ``payloads``
+    through ``harness`` in batches, a fast and/or a debug pass each (as the job says), then
+    ``score(k, {pass: PassResult or events accepted}, randomised)`` per image k, which
+    returns (messages, failures so far). Returns {"wall_s", "sim_cycles", "stopped"}."""
     rnd_cfg = job.get("random", {})
     every = int(rnd_cfg.get("every", 0))
     idle_t = min(255, round(256 * float(rnd_cfg.get("idle", 0.0))))
     stall_t = min(255, round(256 * float(rnd_cfg.get("stall", 0.0))))
     rng = random.Random(int(job.get("seed", 1)))
-    harness = Harness(dut, lay, int(job.get("timeout_cycles", 200_000)) * PERIOD_NS)
-    await harness.reset(job["mode"] == "full")
-    if job.get("load") is not None:                 # runtime weights: the network first
-        assert await harness.load(job["load"]), "the core did not take the network's load"
     limits = job.get("batch", {"images": 1, "events": 10 ** 9})
-    checker = Checker(job, art, dut._log)
     bar = None
     if job.get("progress", True):
         from tqdm import tqdm
-        bar = tqdm(total=len(job["images"]), unit="img", file=sys.stderr, mininterval=1.0,
+        bar = tqdm(total=len(images), unit="img", file=sys.stderr, mininterval=1.0,
                    desc=f"{job.get('simulator', 'sim')} {job['mode']}")
     passes = job.get("passes", ["fast", "debug"])
     debug_every = max(1, int(job.get("debug_every", 1)))
     max_wall, max_failures = job.get("max_wall_s"), int(job.get("max_failures", 50))
-    images = [(s, int(n)) for s, n in job["images"]]
-    events = [art.events(s, n) for s, n in images]
-    payloads = [event_payloads(t, a, ev_f) for t, a in events]
     n_debug, stopped, done, wall0 = 0, None, False, time.perf_counter()
     now0 = dut.now.value.to_unsigned()
     for part in chunks(images, [len(p) for p in payloads], limits):
@@ -171,26 +161,49 @@ async def regress(dut):
             for k, r in zip(ks, res):
                 got[k][p] = r
         for k, by_pass in got.items():
-            messages = checker.image(*images[k], events[k][0], by_pass, randomised[k], events[k][1])
+            messages, n_bad, postfix = score(k, by_pass, randomised[k])
             if bar is not None:
                 bar.update(1)
-                if checker.n_bad or checker.n_cyc_bad:
-                    bar.set_postfix(mismatches=checker.n_bad, cycle_diffs=checker.n_cyc_bad,
-                                    refresh=False)
-            if checker.n_bad >= max_failures or messages and "no result" in messages[-1]:
-                dut._log.error(f"stopping after {checker.n_bad} mismatching images")
+                if postfix:
+                    bar.set_postfix(**postfix, refresh=False)
+            if n_bad >= max_failures or messages and "no result" in messages[-1]:
+                dut._log.error(f"stopping after {n_bad} mismatching images")
                 done = True
                 break
         if done:
             break
     if bar is not None:
         bar.close()
-    wall = time.perf_counter() - wall0
-    sim_cycles = dut.now.value.to_unsigned() - now0
+    return {"wall_s": time.perf_counter() - wall0,
+            "sim_cycles": dut.now.value.to_unsigned() - now0, "stopped": stopped}
+
+
+@cocotb.test()
+async def regress(dut):
+    with open(os.environ["BS4NN_BENCH"]) as f:
+        job = json.load(f)
+    lay = job["layouts"]
+    ev_f = lay["i_event"]["fields"]
+    art = load_artifacts(job["artifacts"])
+    harness = Harness(dut, lay, int(job.get("timeout_cycles", 200_000)) * PERIOD_NS)
+    await harness.reset(job["mode"] == "full")
+    if job.get("load") is not None:                 # runtime weights: the network first
+        assert await harness.load(job["load"]), "the core did not take the network's load"
+    checker = Checker(job, art, dut._log)
+    images = [(s, int(n)) for s, n in job["images"]]
+    events = [art.events(s, n) for s, n in images]
+    payloads = [event_payloads(t, a, ev_f) for t, a in events]
+
+    def score(k, by_pass, randomised):
+        messages = checker.image(*images[k], events[k][0], by_pass, randomised, events[k][1])
+        postfix = ({"mismatches": checker.n_bad, "cycle_diffs": checker.n_cyc_bad}
+                   if checker.n_bad or checker.n_cyc_bad else None)
+        return messages, checker.n_bad, postfix
+
+    run = await run_images(dut, job, harness, images, payloads, score)
     records = checker.records
     with atomic_path(job["report"]) as tmp:
-        tmp.write_text(json.dumps({"records": records, "wall_s": wall, "sim_cycles": sim_cycles,
-                                   "stopped": stopped, "requested": len(images)}))
+        tmp.write_text(json.dumps({"records": records, **run, "requested": len(images)}))
     bad = [m for r in records for m in r.get("messages", [])[:1]]
     assert checker.n_bad == 0, f"{checker.n_bad} of {len(records)} images mismatched (first: {bad[0]})"
     if job.get("strict_cycles", False):

@@ -90,10 +90,10 @@ def _tool_env(simulator: str):
 
 
 def _sources_hash() -> str:
-    """The sources the generated core depends on: hdl/generate.py, hdl/core.py and the hdl
-    modules it imports (not the board tops), and the harness."""
+    """The sources the generated core depends on: hdl/generate.py and hdl/ensemble.py, the
+    hdl modules they import (not the board tops), and the harness."""
     hdl = REPO / "hdl"
-    files, todo = set(), ["generate.py"]
+    files, todo = set(), ["generate.py", "ensemble.py"]
     while todo:
         f = todo.pop()
         if f in files or not (hdl / f).is_file():
@@ -131,6 +131,9 @@ class Bench:
 
     core_params: BS4NNCore keyword arguments (hdl/core_options.py), e.g. {"lanes": 150}.
     """
+
+    test_module = "sim.bench"       # the cocotb module that runs a job
+    spike_sources = 1               # networks whose spikes share o_spike
 
     def __init__(self, artifacts: str | Path, simulator: str = "icarus",
                  core_params: dict | None = None, waves: bool = False,
@@ -190,10 +193,8 @@ class Bench:
             m = json.loads(meta.read_text())
             self.core_module = m["core_module"]
             return m["layouts"], m.get("timing")
-        from hdl.conv_core import make_core
-        from hdl.core_options import core_cli_args
         from sim.layout import port_layouts
-        core = make_core(self.art, **self.core_params)
+        core = self._make_core()
         layouts = port_layouts(core)
         max_load = 0
         if core.runtime_weights:
@@ -201,22 +202,36 @@ class Bench:
             max_load = len(load_words(core.net))
         timing = getattr(core, "timing", None)
         core_v = self.gen_dir / "core.v"
-        cmd = [sys.executable, "-m", "hdl.generate", str(self.artifacts), "--out", str(core_v),
-               *core_cli_args(self.core_params)]
-        subprocess.run(cmd, check=True, cwd=REPO)
+        self._write_verilog(core, core_v)
         self.core_module = top_module(core_v.read_text())
         widths = self.art.widths
         max_events = max(BATCH_EVENTS, widths[0] + 1)
         with atomic_path(self.gen_dir / "bench_top.v") as tmp:
             tmp.write_text(bench_verilog(
                 self.core_module, layouts["i_event"]["width"], layouts["o_result"]["width"],
-                layouts["o_spike"]["width"], max_events, BATCH_IMAGES * sum(widths[1:]),
+                layouts["o_spike"]["width"], max_events,
+                BATCH_IMAGES * sum(widths[1:]) * self.spike_sources,
                 last_bit=layouts["i_event"]["fields"]["last"][0], max_images=BATCH_IMAGES,
                 max_load=max_load))
         with atomic_path(meta) as tmp:
             tmp.write_text(json.dumps({"core_module": self.core_module, "layouts": layouts,
                                        "timing": timing, "max_events": max_events}))
         return layouts, timing
+
+    def _make_core(self):
+        from hdl.conv_core import make_core
+        return make_core(self.art, **self.core_params)
+
+    def _write_verilog(self, core, path: Path) -> None:
+        """The core's Verilog, as ``python -m hdl.generate`` writes it."""
+        from hdl.core_options import core_cli_args
+        cmd = [sys.executable, "-m", "hdl.generate", str(self.artifacts), "--out", str(path),
+               *core_cli_args(self.core_params)]
+        subprocess.run(cmd, check=True, cwd=REPO)
+
+    def _job_extra(self) -> dict:
+        """What a subclass's cocotb module needs in the job besides the common keys."""
+        return {}
 
     def _runner(self):
         _tool_env(self.simulator)
@@ -283,9 +298,9 @@ class Bench:
                "random": {"every": random_every, "idle": idle, "stall": stall},
                "keep_spikes": [list(x) for x in keep_spikes], "progress": progress,
                "simulator": self.simulator, "max_failures": max_failures,
-               "load": self.load_words(self.art)}
+               "load": self.load_words(self.art), **self._job_extra()}
         parts = [Shard(self, dict(job, images=[[s, int(k)] for s, k in images[i::n]], seed=seed + i),
-                       log_file and (f"{log_file}.{i}" if n > 1 else log_file))
+                       log_file and (f"{log_file}.{i}" if n > 1 else log_file), self.test_module)
                  for i in range(n)]
         return merge_reports(images, (shards or LocalShards(n)).run(parts))
 
