@@ -41,3 +41,20 @@ def test_ensemble_is_bit_exact_in_icarus(members, mode, tmp_path, capsys):
     assert s["cycle_model_agrees"] == f"{s['images']}/{s['images']}"
     assert s["debug_spikes_checked"] > 0
     assert s["hw_vote_strict_accuracy"] == s["model_vote_strict_accuracy"]
+
+
+def test_bad_ensembles_are_refused_in_one_line(members, data_dir, tmp_path, capsys):
+    from hdl import ensemble_fit
+    other = export_random_net(tmp_path / "wide", data_dir, 5, widths=(784, 16, 10), thetas=(8, 2))
+    cases = [[str(tmp_path / "missing")],                       # no such directory
+             [str(tmp_path)],                                   # no sample<k> folders
+             [str(members[0]), str(other)],                     # shapes differ
+             [str(members[0]), "--members", "2"]]               # more members than given
+    for args in cases:
+        assert sim_ensemble.main(args + ["--simulator", "icarus"]) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: "), err
+    assert ensemble_fit.main([str(tmp_path / "missing")]) == 2
+    assert ensemble_fit.main([str(members[0]), "--board", "ulx3s"]) == 0
+    out = capsys.readouterr().out
+    assert "ulx3s" in out and "members" in out
