@@ -45,6 +45,21 @@ def synth(core, workdir: Path) -> dict:
     return xc7_utilisation(yosys_cells(workdir / "stat.json"))
 
 
+def synth_table(cores, synth_one, row, lines: list, out=None) -> None:
+    """One table row per core: ``row(core, synth_one(core, tmpdir))`` and the seconds it
+    took, printed as it comes and added to ``lines``; all of them written to ``out``."""
+    for core in cores:
+        t0 = time.time()
+        with tempfile.TemporaryDirectory() as d:
+            r = synth_one(core, Path(d))
+        line = f"{row(core, r)} {time.time() - t0:>8.0f}"
+        print(line, flush=True)
+        lines.append(line)
+    if out:
+        with atomic_path(out) as tmp:
+            tmp.write_text("\n".join(lines) + "\n")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, conflict_handler="resolve",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,19 +84,11 @@ def main(argv=None) -> int:
              f"{'lanes':>6} {'G':>3} {'DSPn':>5} {'LUT':>7} {'FF':>7} {'BRAM36':>7} {'DSP':>4} {'CARRY4':>7} "
              f"{'LUTRAM':>7} {'MUXF7/8':>8} {'synth_s':>8}"]
     print("\n".join(lines), flush=True)
-    for lanes in args.lanes or [None]:
-        core = BS4NNCore(net, **dict(params, lanes=lanes))
-        t0 = time.time()
-        with tempfile.TemporaryDirectory() as d:
-            r = synth(core, Path(d))
-        line = (f"{core.lanes:>6} {core.groups:>3} {core.dsp_neurons:>5} {r['LUT']:>7} {r['FF']:>7} {r['BRAM36']:>7} "
-                f"{r['DSP']:>4} {r['CARRY4']:>7} {r['LUTRAM']:>7} {r['MUXF7/8']:>8} "
-                f"{time.time() - t0:>8.0f}")
-        print(line, flush=True)
-        lines.append(line)
-    if args.out:
-        with atomic_path(args.out) as tmp:
-            tmp.write_text("\n".join(lines) + "\n")
+    cores = [BS4NNCore(net, **dict(params, lanes=lanes)) for lanes in args.lanes or [None]]
+    synth_table(cores, synth, lambda core, r: (
+        f"{core.lanes:>6} {core.groups:>3} {core.dsp_neurons:>5} {r['LUT']:>7} {r['FF']:>7} "
+        f"{r['BRAM36']:>7} {r['DSP']:>4} {r['CARRY4']:>7} {r['LUTRAM']:>7} {r['MUXF7/8']:>8}"),
+        lines, args.out)
     return 0
 
 

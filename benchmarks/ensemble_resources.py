@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,13 +23,13 @@ sys.path.insert(0, str(ROOT))
 from amaranth.back import rtlil  # noqa: E402
 
 from contract.artifacts import load_artifacts  # noqa: E402
-from contract.files import atomic_path  # noqa: E402
 from hdl.boards import BOARDS  # noqa: E402
 from hdl.core_options import add_core_arguments, core_kwargs  # noqa: E402
 from hdl.ensemble import EnsembleCore  # noqa: E402
 from hdl.ensemble_fit import board_params  # noqa: E402
 from hdl.reports import xc7_utilisation, yosys_cells  # noqa: E402
 from sim.ensemble import member_dirs  # noqa: E402
+from benchmarks.core_resources import synth_table  # noqa: E402
 
 SYNTH = {"ecp5": "synth_ecp5 -top bs4nn_ensemble", "xc7": "synth_xilinx -family xc7 -top bs4nn_ensemble -flatten"}
 
@@ -81,18 +79,10 @@ def main(argv=None) -> int:
              f"{'members':>8} {'LUT':>8} {'FF':>8} {board.bram_kind:>8} {'DSP':>5} {'CARRY':>7} "
              f"{'LUT %':>6} {'synth_s':>8}"]
     print("\n".join(lines), flush=True)
-    for m in sizes:
-        core = EnsembleCore(arts[:m], **params)
-        t0 = time.time()
-        with tempfile.TemporaryDirectory() as d:
-            r = synth(core, board.family, Path(d))
-        line = (f"{m:>8} {r['LUT']:>8} {r['FF']:>8} {r['BRAM']:>8g} {r['DSP']:>5} {r['CARRY']:>7} "
-                f"{100 * r['LUT'] / board.luts:>6.1f} {time.time() - t0:>8.0f}")
-        print(line, flush=True)
-        lines.append(line)
-    if args.out:
-        with atomic_path(args.out) as tmp:
-            tmp.write_text("\n".join(lines) + "\n")
+    cores = [EnsembleCore(arts[:m], **params) for m in sizes]
+    synth_table(cores, lambda core, d: synth(core, board.family, d), lambda core, r: (
+        f"{len(core.members):>8} {r['LUT']:>8} {r['FF']:>8} {r['BRAM']:>8g} {r['DSP']:>5} "
+        f"{r['CARRY']:>7} {100 * r['LUT'] / board.luts:>6.1f}"), lines, args.out)
     return 0
 
 

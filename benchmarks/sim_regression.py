@@ -1,8 +1,10 @@
 """Run a cocotb regression and keep its output as benchmark results.
 
     python benchmarks/sim_regression.py NAME -- ARTIFACT_DIR --simulator verilator [...]
+    python benchmarks/sim_regression.py --ensemble NAME -- DIR --members 3 [...]
 
-runs `python -m sim.regress ARGS --json benchmarks/results/sim_NAME.json` and writes the
+runs `python -m sim.regress ARGS --json benchmarks/results/sim_NAME.json` (with
+``--ensemble``: `python -m sim.ensemble`, the hardware ensemble's regression) and writes the
 command line, the machine and the printed summary (simulator log lines left out) to
 benchmarks/results/sim_NAME.txt; the JSON keeps the summary and any mismatches.
 """
@@ -42,14 +44,17 @@ def strip_records(path: Path):
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    module = "sim.regress"
+    if argv[:1] == ["--ensemble"]:
+        module, argv = "sim.ensemble", argv[1:]
     if len(argv) < 3 or argv[1] != "--" or argv[0] in ("-h", "--help"):
         print(__doc__)
         return 2
     name, args = argv[0], argv[2:]
     res = ROOT / "benchmarks" / "results"
     res.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "sim.regress", *args, "--json", str(res / f"sim_{name}.json")]
-    shown = "python -m sim.regress " + " ".join(shlex.quote(a) for a in args) + \
+    cmd = [sys.executable, "-m", module, *args, "--json", str(res / f"sim_{name}.json")]
+    shown = f"python -m {module} " + " ".join(shlex.quote(a) for a in args) + \
         f" --json benchmarks/results/sim_{name}.json"
     t0 = time.time()
     p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)

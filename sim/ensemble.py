@@ -194,8 +194,12 @@ def main(argv=None) -> int:
     if args.json:
         cmd = "python -m sim.ensemble " + shlex.join(argv if argv is not None else sys.argv[1:])
         with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps({"command": cmd, "summary": s,
-                                       "records": report["records"]}, indent=1))
+            tmp.write_text(json.dumps({
+                "command": cmd, "summary": s,
+                "mismatches": [{"set": r["set"], "index": r["index"], "messages": r.get("messages")
+                                or [m for x in r["members"] for m in x.get("messages", [])]}
+                               for r in bad],
+                "records": report["records"]}, indent=1))
     failed = bool(bad) or len(report["records"]) < len(images)
     return 1 if failed else 0
 
