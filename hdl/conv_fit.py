@@ -24,8 +24,9 @@ _LUTRAM = {"xc7": (32, 0.67), "ecp5": (16, 0.5), "ice40": (0, 0.0)}
 # conv16-32 network at 4 lanes, benchmarks/results/build_arty_conv.txt).
 _LUTRAM_MAX_DEPTH = 64
 # Logic per potential bit of a bank lane: the +-1 step, the not-yet-written multiplexer,
-# the compare and the write-back multiplexer; fitted to that Yosys run (19,242 LUT).
-_LUT_PER_LANE_BIT = 5.4
+# the compare and the write-back multiplexer, with the pipeline registers' enables; fitted
+# to that Yosys run of the pipelined core (20,337 LUT; 5.4 fitted the first core's 19,242).
+_LUT_PER_LANE_BIT = 5.97
 
 
 def _stage_parts(conv, family) -> tuple[list, int, int]:
