@@ -68,7 +68,8 @@ def cell_block(cy: int, b: int, K: int, pool: int, n_out: int) -> int | None:
 
 
 def rotated_rom(stage, lanes: int) -> list[int]:
-    """The kernel ROM as the banks want it: word ((c_in K + ry) K + rx) G + g holds, at bit
+    """The kernel ROM as the banks want it (hdl/conv_layer.py splits it into one ROM per
+    group g, words g, g + G, ...): word ((c_in K + ry) K + rx) G + g holds, at bit
     (by K + bx) lanes + l, the weight of channel g lanes + l at kernel offset
     ((ry - by) mod K, (rx - bx) mod K) (0 past the last channel)."""
     K, (c_in_n, _, _), c_out = stage.kernel, stage.in_shape, stage.out_shape[0]

@@ -127,18 +127,25 @@ class ConvLayer(wiring.Component):
         banks, rom_addr = self._addresses(a_cmp, a["y"], a["x"], a["cy"], a["cx"], a["g"],
                                           a["c"])
         K = self.kernel
-        m.submodules.rom = rom = memory.Memory(
-            shape=unsigned(K * K * self.lanes), depth=self.stage.in_shape[0] * K * K * G,
-            init=rotated_rom(self.stage, self.lanes))
+        # One kernel ROM per output-channel group (word (c_in K + ry) K + rx): each is
+        # C_in K K words deep, one block RAM deep for the networks built, so no multiplexer
+        # between a block RAM's output and its register; the group is picked after it.
+        words = rotated_rom(self.stage, self.lanes)
+        roms = []
+        for gi in range(G):
+            m.submodules[f"rom{gi}"] = rom = memory.Memory(
+                shape=unsigned(K * K * self.lanes), depth=self.stage.in_shape[0] * K * K,
+                init=words[gi::G])
+            roms.append(rom)
         # address -> memory stage: the addresses registered, so every memory's address
         # port is driven by flip-flops alone (the reads are issued here)
         flags = ("upd", "cmp", "end")
         q = {k: st.reg(1, f"q_{k}", v) for k, v in zip(flags, (a_upd, a_cmp, a_end))}
         q.update({k: st.reg(a[k], f"q_{k}", a[k], reset=False)
                   for k in ("g", "time", "cy", "cx")})
-        rom_rd = rom.read_port()
         q_rom = st.reg(rom_addr, "q_rom_addr", rom_addr, reset=False)
-        m.d.comb += [rom_rd.en.eq(ctl.advance), rom_rd.addr.eq(q_rom)]
+        rom_rds = [rom.read_port() for rom in roms]
+        m.d.comb += [x for rd in rom_rds for x in (rd.en.eq(ctl.advance), rd.addr.eq(q_rom))]
         # memory -> read -> data stage
         r = {k: st.reg(1, f"r_{k}", q[k]) for k in flags}
         r.update({k: st.reg(q[k], f"r_{k}", q[k], reset=False)
@@ -153,7 +160,9 @@ class ConvLayer(wiring.Component):
         pool = self.stage.pool
         d["whole"] = st.reg(1, "d_whole", (r["cy"] < h // pool) & (r["cx"] < w // pool),
                             reset=False)
-        d_rom = st.reg(rom_rd.data, "d_rom", rom_rd.data, reset=False)
+        d_roms = [st.reg(rd.data, f"d_rom{gi}", rd.data, reset=False)
+                  for gi, rd in enumerate(rom_rds)]
+        d_rom = Array(d_roms)[d["g"]] if G > 1 else d_roms[0]
         crosses, was = [], []
         for b, (word, ok) in enumerate(banks):
             addr = Signal(range(self.blocks[0] * self.blocks[1] * G), name=f"addr{b}")
@@ -204,8 +213,8 @@ class ConvLayer(wiring.Component):
         """The address stage: per bank (address, active) of an event at (y, x) or, when
         ``cmp``, of cell (cy, cx), in channel group ``g``; and the kernel ROM's address of
         an event of input channel ``c``. Tables of constants, then one addition each:
-        bank word (block row * blocks + block column) * G + g, ROM word
-        ((c K + ry) K + rx) G + g (hdl/conv_banks.py)."""
+        bank word (block row * blocks + block column) * G + g, word (c K + ry) K + rx of
+        every group's kernel ROM (hdl/conv_banks.py)."""
         st, K, G, wb = self.stage, self.kernel, self.groups, self.blocks[1]
         g = Value.cast(g)
         gb = len(g)
@@ -229,11 +238,10 @@ class ConvLayer(wiring.Component):
                 dims[-1].append((Mux(cmp, cw, wv), Mux(cmp, co, wo)))
         banks = [(wy + wx, oy & ox) for wy, oy in dims[0] for wx, ox in dims[1]]
         yb = max(1, (st.in_shape[1] - 1).bit_length())
-        c_rows = [(ci * K + (v + st.pad) % K) * K * G for ci in range(st.in_shape[0])
+        c_rows = [(ci * K + (v + st.pad) % K) * K for ci in range(st.in_shape[0])
                   for v in range(1 << yb)]
         rom_addr = (lookup(Cat(Value.cast(y)[:yb], c), c_rows)
-                    + lookup(Cat(g, x), plus_group([(xi + st.pad) % K * G
-                                                    for xi in range(st.in_shape[2])])))
+                    + lookup(x, [(xi + st.pad) % K for xi in range(st.in_shape[2])]))
         return banks, rom_addr
 
     def _dirty_cells(self, m):
