@@ -34,7 +34,7 @@ def _stage_parts(conv, family) -> tuple[list, int, int]:
     st, K, L, G = conv.stage, conv.kernel, conv.lanes, conv.groups
     w = counter_shape(st.fan_in, st.theta).width + 1
     depth = conv.blocks[0] * conv.blocks[1] * G
-    mems = [(f"layer {st.conv_index} kernel ROM", st.in_shape[0] * K * K * G, K * K * L, 1)]
+    mems = [(f"layer {st.conv_index} kernel ROMs", st.in_shape[0] * K * K, K * K * L, G)]
     luts = K * K * L * w * _LUT_PER_LANE_BIT
     words, per_bit = _LUTRAM[family]
     if words and depth <= _LUTRAM_MAX_DEPTH:
