@@ -373,6 +373,12 @@ CASES = [
     Case("regress-missing-artifacts", R, ("{tmp}/nosuch",), ("no such artifact directory",)),
     Case("regress-tampered-rom", R, ("{art}",), ("layer0.mem", "bytes"),
          text_file("art/layer0.mem", "0\n")),
+    Case("ensemble-no-members", "sim.ensemble", ("{tmp}",),
+         ("neither an artifact directory nor one holding sample<k>",)),
+    Case("ensemble-missing-members", "sim.ensemble", ("{tmp}/nosuch",),
+         ("no such artifact directory",)),
+    Case("ensemble-too-many-members", "sim.ensemble", ("{art}", "--members", "2"),
+         ("--members 2", "1..1")),
     # hdl.build and hdl.host (entry-point wrapper only)
     Case("build-json-is-directory", "hdl.build", ("--board", "arty", "--artifacts", "{art}",
                                                   "--json", "{tmp}/runs"),
