@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["T", "SILENT", "LAST_STEP", "encode_latency", "early_limit", "expected_times"]
+__all__ = ["T", "SILENT", "LAST_STEP", "encode_latency", "early_limit", "expected_times",
+           "majority_vote"]
 
 T = 256                  # time steps 0..255
 SILENT = T               # spike time of a neuron that never fires
@@ -40,3 +41,13 @@ def expected_times(spikes: np.ndarray, step: int, layer: int, n_layers: int,
     if mode == "full":
         return s.copy()
     return np.where(s <= early_limit(step, layer, n_layers), s, SILENT)
+
+
+def majority_vote(labels: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(class, votes) from members' decisions ``labels`` (M, B): the class with the most
+    votes, the lowest index on a tied vote; votes (B, classes)."""
+    labels = np.asarray(labels)
+    votes = np.zeros((labels.shape[1], classes), np.int64)
+    for row in labels:
+        votes[np.arange(len(row)), row] += 1
+    return votes.argmax(axis=1), votes

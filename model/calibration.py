@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from contract.files import atomic_path
+from contract.numerics import majority_vote  # noqa: F401  (the vote both sides use)
 
 BINS = 15
 T_RANGE = (1e-2, 1e4)           # temperatures searched, potential units
@@ -90,16 +91,6 @@ def fit_temperature(loss, lo: float = T_RANGE[0], hi: float = T_RANGE[1],
             d = a + g * (b - a)
             fd = loss(math.exp(d))
     return float(math.exp((a + b) / 2))
-
-
-def majority_vote(labels: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(class, votes) from members' decisions ``labels`` (M, B): the class with the most
-    votes, the lowest index on a tied vote; votes (B, classes)."""
-    labels = np.asarray(labels)
-    votes = np.zeros((labels.shape[1], classes), np.int64)
-    for row in labels:
-        votes[np.arange(len(row)), row] += 1
-    return votes.argmax(axis=1), votes
 
 
 def figures(p: np.ndarray | None, decided: np.ndarray, conf: np.ndarray, y: np.ndarray,

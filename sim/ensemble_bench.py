@@ -17,6 +17,7 @@ import numpy as np
 
 from contract.artifacts import load_artifacts
 from contract.files import atomic_path
+from contract.numerics import majority_vote
 from hdl.ensemble import ensemble_cycles
 from sim.bench import Checker, run_images
 from sim.harness import PERIOD_NS, Harness, PassResult, event_payloads
@@ -37,9 +38,10 @@ def ensemble_unpacker(fields: dict, n_members: int):
 
 
 def model_vote(labels: list[int], n_out: int) -> tuple[int, int]:
-    """The majority of the members' decisions, the lowest class on a tie, and its count."""
-    counts = np.bincount(np.asarray(labels, np.int64), minlength=n_out)
-    return int(counts.argmax()), int(counts.max())
+    """The majority of the members' decisions on one image (``contract.numerics.
+    majority_vote``: the lowest class on a tie) and its count."""
+    voted, votes = majority_vote(np.asarray(labels, np.int64)[:, None], n_out)
+    return int(voted[0]), int(votes[0].max())
 
 
 @cocotb.test()
