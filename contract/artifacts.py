@@ -19,6 +19,7 @@ Part of the contract package: numpy only, imported by every stage (see contract/
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,3 +280,17 @@ def load_artifacts(path: str | Path) -> Artifacts:
     return Artifacts(root, manifest, list(widths), thetas, accs, weights, words_all,
                      layers=[dict(d, in_shape=list(d["in_shape"]),
                                   out_shape=list(d["out_shape"])) for d in descs])
+
+
+SAMPLE_DIR = re.compile(r"sample(\d+)")     # export.weights --samples M: DIR/sample<k>
+
+
+def sample_dirs(path: str | Path) -> list[Path]:
+    """The sample<k> export folders directly in ``path``, in the order of k (none when
+    ``path`` is not a folder)."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    found = [(int(m[1]), p) for p in path.iterdir()
+             if p.is_dir() and (m := SAMPLE_DIR.fullmatch(p.name))]
+    return [p for _, p in sorted(found)]

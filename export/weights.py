@@ -20,10 +20,10 @@ M complete artifact directories DIR/sample0 ... DIR/sample<M-1> (docs/artifacts.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
+from contract.artifacts import SAMPLE_DIR
 from contract.cli import Parser, command
 from contract.errors import UsageError
 from export.check import check_dir
@@ -32,9 +32,6 @@ from export.writer import build_export
 from model.checkpoint import load_checkpoint
 from model.data import check_data_dir
 from model.posterior import has_distribution
-
-SAMPLE_DIR = re.compile(r"sample\d+")
-
 
 def export_samples(a, ck, out: Path) -> int:
     """``--samples M``: one complete export per sampled network, DIR/sample<k>."""

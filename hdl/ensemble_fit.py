@@ -16,7 +16,7 @@ import math
 import sys
 from pathlib import Path
 
-from contract.artifacts import load_artifacts
+from contract.artifacts import load_artifacts, sample_dirs
 from contract.cli import Parser, command
 from contract.errors import UsageError
 from .boards import BOARDS, board_core_params
@@ -97,9 +97,9 @@ def main(argv=None) -> int:
                     help="board(s) to check (default: all)")
     add_core_arguments(ap, suppress=True)
     args = ap.parse_args(argv)
-    path = args.artifacts
-    if not (path / "manifest.json").exists() and (path / "sample0" / "manifest.json").exists():
-        path = path / "sample0"
+    path, samples = args.artifacts, sample_dirs(args.artifacts)
+    if not (path / "manifest.json").exists() and samples:
+        path = samples[0]
     if not path.is_dir():
         raise UsageError(f"{args.artifacts}: no such artifact directory")
     art = load_artifacts(path)

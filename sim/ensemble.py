@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import sys
 import time
@@ -24,16 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.artifacts import load_artifacts
+from contract.artifacts import load_artifacts, sample_dirs
 from contract.cli import Parser, command
 from contract.errors import UsageError
 from contract.files import atomic_path, check_output_file
 from hdl.core_options import add_core_arguments, core_cli_args, core_kwargs
 from sim.build import Bench
 from sim.regress import _stats, select_images
-
-SAMPLE = re.compile(r"sample(\d+)")
-
 
 def member_dirs(paths: list[Path], members: int | None) -> list[Path]:
     """The members' artifact directories: ``paths`` themselves, or one directory's
@@ -42,9 +38,7 @@ def member_dirs(paths: list[Path], members: int | None) -> list[Path]:
         d = paths[0]
         if not d.is_dir():
             raise UsageError(f"{d}: no such artifact directory")
-        found = sorted((int(SAMPLE.fullmatch(p.name)[1]), p) for p in d.iterdir()
-                       if p.is_dir() and SAMPLE.fullmatch(p.name))
-        paths = [p for _, p in found]
+        paths = sample_dirs(d)
         if not paths:
             raise UsageError(f"{d}: neither an artifact directory nor one holding sample<k> "
                              "exports (python -m export.weights CKPT --samples M)")
