@@ -12,9 +12,10 @@ limits; the LUT figure is an estimate (hdl/fit.py: within about 5-10 % of Yosys)
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
+
+from amaranth.lib import data
 
 from contract.artifacts import load_artifacts, sample_dirs
 from contract.cli import Parser, command
@@ -22,6 +23,7 @@ from contract.errors import UsageError
 from .boards import BOARDS, board_core_params
 from .core_options import add_core_arguments, core_kwargs
 from .fit import bram_blocks, dense_resources
+from .network import event_layout, index_bits, result_layout
 
 __all__ = ["member_cost", "members_that_fit"]
 
@@ -30,9 +32,12 @@ BOARD_TOP_LUTS = 1500       # hdl/fit.py's allowance for the board top, counted 
 MAX_MEMBERS = 64
 
 
+def _event_bits(art) -> int:
+    return data.Layout.cast(event_layout(int(art.widths[0]))).size
+
+
 def member_cost(art, params, board) -> dict:
     """One member's block RAMs (weights and its image FIFO), LUTs, FFs and DSP slices."""
-    widths = [int(w) for w in art.widths]
     if "conv" in (getattr(art, "kinds", None) or ()):
         from .conv_fit import _blocks, conv_resources
         r = conv_resources(art, params, board, 1, 1)
@@ -43,30 +48,31 @@ def member_cost(art, params, board) -> dict:
         r = dense_resources(art, params, board, 1, 1)
         brams = sum(m[-1] for m in r["mems"] if m[0] not in BUFFERS)
         dsps = r["dsps"]
-    ev_bits = 8 + max(1, math.ceil(math.log2(widths[0]))) + 1
-    fifo = bram_blocks(board.family, widths[0], ev_bits, 1, True)
-    return {"brams": brams + fifo, "fifo_brams": fifo, "luts": r["luts"] - BOARD_TOP_LUTS,
+    ev_bits = _event_bits(art)
+    fifo = bram_blocks(board.family, int(art.widths[0]), ev_bits, 1, True)
+    return {"brams": brams + fifo, "luts": r["luts"] - BOARD_TOP_LUTS,
             "ffs": r["ffs"] + 2 * ev_bits, "dsps": dsps}
 
 
-def ensemble_cost(art, params, board, m: int) -> dict:
-    """M members and the board's buffers."""
-    one = member_cost(art, params, board)
-    widths = [int(w) for w in art.widths]
-    ev_bits = 8 + max(1, math.ceil(math.log2(widths[0]))) + 1
-    res_bits = 4 + 32 + m * (max(1, math.ceil(math.log2(widths[-1]))) + 8 + 2 + 32 + 9 * widths[-1])
-    buffers = (bram_blocks(board.family, board.event_capacity, ev_bits, 1, True)
+def ensemble_cost(art, one: dict, board, m: int) -> dict:
+    """M members of cost ``one`` (``member_cost``) and the board's buffers, the result
+    buffer as wide as the ensemble's result (hdl/ensemble.py)."""
+    n_out = int(art.widths[-1])
+    res_bits = (index_bits(n_out) + m.bit_length() + 32
+                + m * data.Layout.cast(result_layout(n_out)).size)
+    buffers = (bram_blocks(board.family, board.event_capacity, _event_bits(art), 1, True)
                + bram_blocks(board.family, board.image_capacity, res_bits, 1, True))
     return {"brams": m * one["brams"] + buffers, "luts": m * one["luts"] + BOARD_TOP_LUTS,
             "ffs": m * one["ffs"], "dsps": m * one["dsps"]}
 
 
-def members_that_fit(art, params, board) -> tuple[int, int, str]:
-    """(M by block RAM / FF / DSP, M also within the LUT estimate, what limits the first)."""
+def members_that_fit(art, one: dict, board) -> tuple[int, int, str]:
+    """(M by block RAM / FF / DSP, M also within the LUT estimate, what limits the first)
+    for members of cost ``one`` (``member_cost``)."""
     hard = soft = 0
     limit = "-"
     for m in range(1, MAX_MEMBERS + 1):
-        c = ensemble_cost(art, params, board, m)
+        c = ensemble_cost(art, one, board, m)
         over = [what for what, need, have in (("block RAM", c["brams"], board.brams),
                                               ("flip-flops", c["ffs"], board.ffs),
                                               ("DSP", c["dsps"], board.dsps)) if need > have]
@@ -112,7 +118,7 @@ def main(argv=None) -> int:
         board = BOARDS[name]
         params = board_params(board, art, given)
         one = member_cost(art, params, board)
-        hard, soft, limit = members_that_fit(art, params, board)
+        hard, soft, limit = members_that_fit(art, one, board)
         print(f"  {name:11s} {one['brams']:>8g} {board.bram_kind:4s} {one['luts']:>8d} "
               f"{one['ffs']:>8d}   {hard:>7d} {soft:>10d}  {limit}  (lanes "
               f"{params.get('lanes') or 'all'})")
