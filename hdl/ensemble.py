@@ -19,7 +19,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from .network import index_bits
+from .network import index_bits, payload_layout
 
 __all__ = ["EnsembleCore", "ensemble_cycles", "vote_counts", "FIFO_LATENCY"]
 
@@ -31,10 +31,6 @@ def ensemble_cycles(member_cycles, timing: dict) -> int:
     """The ensemble's cycle count of an image from its members' (each its own cycle model's):
     the slowest member, plus the FIFO and the collector (``EnsembleCore.timing``)."""
     return max(int(c) for c in member_cycles) + int(timing["ensemble_delay"])
-
-
-def _payload_layout(core, port: str) -> data.StructLayout:
-    return data.Layout.cast(core.signature.members[port].signature.members["payload"].shape)
 
 
 def vote_counts(labels: list, n_out: int) -> tuple[Value, Value]:
@@ -86,7 +82,7 @@ class EnsembleCore(wiring.Component):
         self.net, self.n_out = first.net, int(members[0].widths[-1])
         self.runtime_weights = False
         self.depth = int(members[0].widths[0])      # an input fires once: a whole image fits
-        res, spk = _payload_layout(first, "o_result"), _payload_layout(first, "o_spike")
+        res, spk = payload_layout(first, "o_result"), payload_layout(first, "o_spike")
         m = len(self.members)
         self.result_layout = data.StructLayout({
             "label": unsigned(index_bits(self.n_out)), "votes": unsigned(m.bit_length()),
@@ -94,7 +90,7 @@ class EnsembleCore(wiring.Component):
         self.spike_layout = data.StructLayout({"member": unsigned(index_bits(m)),
                                                **{name: f.shape for name, f in spk}})
         super().__init__({
-            "i_event": In(stream.Signature(_payload_layout(first, "i_event"))),
+            "i_event": In(stream.Signature(payload_layout(first, "i_event"))),
             "o_result": Out(stream.Signature(self.result_layout)),
             "o_spike": Out(stream.Signature(self.spike_layout)),
             "full": In(1), "debug": In(1)})
@@ -132,7 +128,7 @@ class EnsembleCore(wiring.Component):
                 m.d.sync += [counting.eq(1), cycles.eq(1)]
         # The collector: each member's result into its slot, once per image.
         have = Signal(n)
-        slots = [Signal(_payload_layout(c, "o_result"), name=f"slot{k}")
+        slots = [Signal(payload_layout(c, "o_result"), name=f"slot{k}")
                  for k, c in enumerate(cores)]
         for k, core in enumerate(cores):
             m.d.comb += core.o_result.ready.eq(~have[k])
@@ -167,7 +163,7 @@ class EnsembleCore(wiring.Component):
         held, held_k = Signal(), Signal(range(n))
         sel = Mux(held, held_k, pick)
         m.d.comb += [o.valid.eq(valid.bit_select(sel, 1)), o.payload.member.eq(sel)]
-        for name, _ in _payload_layout(cores[0], "o_spike"):
+        for name, _ in payload_layout(cores[0], "o_spike"):
             field = Array(getattr(c.o_spike.payload, name) for c in cores)
             m.d.comb += getattr(o.payload, name).eq(field[sel])
         m.d.comb += [c.o_spike.ready.eq(o.ready & (sel == k)) for k, c in enumerate(cores)]

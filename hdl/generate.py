@@ -26,11 +26,12 @@ from contract.files import atomic_path, check_output_file
 from .conv_core import make_core
 from .core import BS4NNCore
 from .core_options import add_core_arguments, core_kwargs, describe_params
+from .network import payload_layout
 
 
 def payload_fields(core: BS4NNCore, port: str) -> list[tuple[str, int, int]]:
     """[(field, lsb, width)] of a stream port's flattened payload (first field at bit 0)."""
-    layout = data.Layout.cast(core.signature.members[port].signature.members["payload"].shape)
+    layout = payload_layout(core, port)
     out = []
     for name, f in layout:
         if isinstance(f.shape, data.ArrayLayout):

@@ -16,7 +16,8 @@ from contract.errors import ArtifactError
 from contract.network import validate_network
 from contract.rom import acc_bits, weights_to_words
 
-__all__ = ["CoreNetwork", "index_bits", "event_layout", "result_layout", "spike_layout"]
+__all__ = ["CoreNetwork", "index_bits", "event_layout", "result_layout", "spike_layout",
+           "payload_layout"]
 
 
 @dataclass(frozen=True)
@@ -143,3 +144,8 @@ def result_layout(n_out: int) -> data.StructLayout:
 def spike_layout(n_layers: int, max_width: int) -> data.StructLayout:
     return data.StructLayout({"layer": unsigned(index_bits(n_layers)),
                               "neuron": unsigned(index_bits(max_width)), "time": unsigned(9)})
+
+
+def payload_layout(component, port: str) -> data.Layout:
+    """The payload layout of stream port ``port`` of ``component``, from its signature."""
+    return data.Layout.cast(component.signature.members[port].signature.members["payload"].shape)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from amaranth.lib import data
 
+from hdl.network import payload_layout
+
 STREAMS = ("i_event", "o_result", "o_spike")
 
 
@@ -38,9 +40,7 @@ def port_layouts(core) -> dict:
     """{"i_event": {"width": W, "fields": {...}}, "o_result": ..., "o_spike": ...}."""
     out = {}
     for name in STREAMS:
-        member = core.signature.members[name]
-        shape = member.signature.members["payload"].shape
-        layout = data.Layout.cast(shape)
+        layout = payload_layout(core, name)
         out[name] = {"width": layout.size, "fields": _fields(layout)}
     return out
 
