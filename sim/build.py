@@ -177,13 +177,17 @@ class Bench:
                 "build_root": str(self.root), "build_key": self.requested_key}
 
     def _network_id(self) -> bytes:
-        """What the core is built from (widths, thresholds, ROM checksums), not the vectors:
-        exports of one checkpoint with different vector counts share a build."""
+        """What the core is built from (``_art_id`` of the artifacts)."""
+        return self._art_id(self.art)
+
+    def _art_id(self, art) -> bytes:
+        """What a core of ``art`` is built from (widths, thresholds, ROM checksums), not the
+        vectors: exports of one checkpoint with different vector counts share a build."""
         if self.core_params.get("runtime_weights"):      # one build per shape
-            return json.dumps(["runtime", self.art.widths]).encode()
+            return json.dumps(["runtime", art.widths]).encode()
         roms = [lay["rom"]["files"]["mem"]["sha256"] if "rom" in lay else None   # pooling
-                for lay in self.art.manifest["layers"]]
-        return json.dumps([self.art.widths, list(zip(self.art.thetas, roms))]).encode()
+                for lay in art.manifest["layers"]]
+        return json.dumps([art.widths, list(zip(art.thetas, roms))]).encode()
 
     # ------------------------------------------------------------------ generate
     def _prepare(self) -> tuple[dict, dict | None]:

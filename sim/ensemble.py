@@ -68,11 +68,7 @@ class EnsembleBench(Bench):
         super().__init__(self.member_paths[0], simulator, core_params, **kw)
 
     def _network_id(self) -> bytes:
-        ids = []
-        for a in self.member_arts:
-            self.art = a
-            ids.append(super()._network_id().decode())
-        self.art = self.member_arts[0]
+        ids = [self._art_id(a).decode() for a in self.member_arts]
         return json.dumps(["ensemble", ids]).encode()
 
     def _make_core(self):
