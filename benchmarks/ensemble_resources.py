@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 from amaranth.back import rtlil  # noqa: E402
 
 from contract.artifacts import load_artifacts  # noqa: E402
+from contract.cli import command  # noqa: E402
+from contract.files import check_output_file  # noqa: E402
 from hdl.boards import BOARDS  # noqa: E402
 from hdl.core_options import add_core_arguments, core_kwargs  # noqa: E402
 from hdl.ensemble import EnsembleCore  # noqa: E402
@@ -64,6 +66,7 @@ def synth(core, family: str, workdir: Path) -> dict:
             "CARRY": u["CARRY4"]}
 
 
+@command
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, conflict_handler="resolve",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,6 +76,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="also write the table here")
     add_core_arguments(ap, suppress=True)
     args = ap.parse_args(argv)
+    if args.out:
+        check_output_file(Path(args.out), "--out")
     sizes = args.members or [1]
     dirs = member_dirs([args.artifacts], max(sizes))
     arts = [load_artifacts(d) for d in dirs]
