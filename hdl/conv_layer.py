@@ -18,10 +18,10 @@ An item and group goes through five cycles: *issue* (the item is taken or kept, 
 and, for a close, the lowest dirty cell chosen; all registered), *address* (the banks' and
 the ROM's addresses from tables of constants, one addition each, registered), *memory* (the
 reads, addressed by flip-flops alone), *read* (the words land in registers) and *data* (the
-words updated or compared and written back). The item one ahead writes its words in this
-item's read cycle, after the read, so that write is forwarded; writes two or more ahead are
-seen by the transparent reads, so back-to-back events on overlapping windows see each
-other's updates. A word that was never written in this image reads as ``theta - 1``, not
+words updated or compared); the new words are written back from registers in the cycle
+after (*write*). The writes of the two items ahead come after this item's read, so they are
+forwarded; writes three or more ahead are seen by the transparent reads, so back-to-back
+events on overlapping windows see each other's updates. A word that was never written in this image reads as ``theta - 1``, not
 fired (per-word flags in flip-flops, cleared in the one CLEAR cycle).
 ``o`` carries the compare of each data cycle: the crossings, the fired flags before it (for
 pooling) and the cell. No multiplier or divider sits between a register and a memory
@@ -295,9 +295,13 @@ class ConvLayer(wiring.Component):
         ``addr``, ``active``: the memory stage's (registers); ``rom_data``: the kernel word
         in the data stage; ``d``: the data stage's flags (upd, cmp, real: the lanes of real channels).
         The read lands in a register (read stage), so the block RAM's output drives nothing
-        but flip-flops; the item one ahead writes its words in this item's read stage,
-        after the read, so its write is forwarded into the data stage (``fwd``); writes two
-        or more ahead are seen by the (transparent) read. Returns (crossings, fired before)
+        but flip-flops. The data stage's new words land in registers too and are written
+        from there in the next cycle (write stage), so the memory's write port is driven by
+        flip-flops alone. A read therefore misses the writes of the two items ahead: the one
+        ahead (in the data stage while this item is read) and the one two ahead (writing
+        while this item is read); the read stage compares their addresses with its own and
+        the data stage takes the newer matching word (``fwd1``, ``fwd2``); writes three or
+        more ahead are seen by the (transparent) read. Returns (crossings, fired before)
         of its lanes in the data stage."""
         lanes, shape, hb_wb = self.lanes, self.counter, self.blocks[0] * self.blocks[1]
         width, depth = shape.width + 1, hb_wb * self.groups
@@ -309,14 +313,23 @@ class ConvLayer(wiring.Component):
         m.d.comb += [rd.addr.eq(addr), rd.en.eq(self.ctl.advance)]
         r_addr = st.reg(addr, f"r_addr{b}", addr, reset=False)
         r_act = st.reg(1, f"r_act{b}", active)
-        fwd = wr.en & (wr.addr == r_addr)                # the item one ahead writes it now
         d_addr = st.reg(addr, f"d_addr{b}", r_addr, reset=False)
         d_act = st.reg(1, f"d_act{b}", r_act)
-        d_fwd = st.reg(1, f"d_fwd{b}", fwd)
-        d_fwd_word = st.reg(wr.data, f"d_fwd_word{b}", wr.data, reset=False)
+        d_wr, new = Signal(name=f"d_wr{b}"), Signal(lanes * width, name=f"new{b}")
+        w_en = st.reg(1, f"w_en{b}", d_wr)
+        w_addr = st.reg(addr, f"w_addr{b}", d_addr, reset=False)
+        w_word = st.reg(new, f"w_word{b}", new, reset=False)
+        fwd1 = d_wr & (d_addr == r_addr)                 # one ahead: in the data stage
+        fwd2 = w_en & (w_addr == r_addr)                 # two ahead: writing now
+        d_fwd1, d_fwd2 = st.reg(1, f"d_fwd1_{b}", fwd1), st.reg(1, f"d_fwd2_{b}", fwd2)
+        d_fwd2_word = st.reg(w_word, f"d_fwd2_word{b}", w_word, reset=False)
         d_raw = st.reg(rd.data, f"d_raw{b}", rd.data, reset=False)
-        d_written = st.reg(1, f"d_written{b}", written.bit_select(r_addr, 1) | fwd)
-        word = Mux(d_fwd, d_fwd_word, d_raw)
+        # written before this item: the flags as the read is issued (with the write three
+        # ahead, landing then), completed in the read stage by the two ahead
+        r_written = st.reg(1, f"r_written{b}",
+                           written.bit_select(addr, 1) | (w_en & (w_addr == addr)))
+        d_written = st.reg(1, f"d_written{b}", r_written | fwd1 | fwd2)
+        word = Mux(d_fwd1, w_word, Mux(d_fwd2, d_fwd2_word, d_raw))
         crosses, was, words = [], [], []
         for l in range(lanes):
             raw = word[l * width:(l + 1) * width]
@@ -328,10 +341,10 @@ class ConvLayer(wiring.Component):
             words.append(Cat(Mux(d["upd"], step, cnt)[:shape.width], fired | cross))
             crosses.append(cross)
             was.append(fired & look)
-        m.d.comb += [wr.addr.eq(d_addr), wr.data.eq(Cat(*words)),
-                     wr.en.eq((d["upd"] | d["cmp"]) & d_act & self.ctl.advance)]
+        m.d.comb += [d_wr.eq((d["upd"] | d["cmp"]) & d_act), new.eq(Cat(*words)),
+                     wr.addr.eq(w_addr), wr.data.eq(w_word), wr.en.eq(w_en & self.ctl.advance)]
         with m.If(wr.en):
-            m.d.sync += written.eq(written | Cat(*[d_addr == k for k in range(depth)]))
+            m.d.sync += written.eq(written | Cat(*[w_addr == k for k in range(depth)]))
         with m.If(self.ctl.clear):
             m.d.sync += written.eq(0)
         return Cat(*crosses), Cat(*was)
