@@ -51,8 +51,15 @@ class Stages:
         self.resets: list[Signal] = []
 
     def reg(self, like, name: str, value, *, reset: bool = True) -> Signal:
-        """``value`` delayed one advancing cycle (a register shaped like ``like``)."""
-        r = Signal.like(like, name=name) if isinstance(like, Value) else Signal(like, name=name)
+        """``value`` delayed one advancing cycle (a register shaped like ``like``).
+
+        ``reset=False``: a data register, meaningful only under a flag that is reset; it is
+        cleared neither by ``clear()`` nor by the domain's reset (``reset_less``), so the
+        reset net reaches only control flip-flops and data flip-flops pack freely (an ECP5
+        slice's flip-flops share one set/reset signal)."""
+        kw = {} if reset else {"reset_less": True}
+        r = (Signal.like(like, name=name, **kw) if isinstance(like, Value)
+             else Signal(like, name=name, **kw))
         with self.m.If(self.advance):
             self.m.d.sync += r.eq(value)
         if reset:
