@@ -309,7 +309,7 @@ class ConvLayer(wiring.Component):
         m.submodules[f"bank{b}"] = mem
         wr = mem.write_port()
         rd = mem.read_port(transparent_for=(wr,))
-        written = Signal(depth, name=f"written{b}")
+        written = Signal(depth, name=f"written{b}", reset_less=True)   # cleared in CLEAR
         m.d.comb += [rd.addr.eq(addr), rd.en.eq(self.ctl.advance)]
         r_addr = st.reg(addr, f"r_addr{b}", addr, reset=False)
         r_act = st.reg(1, f"r_act{b}", active)
