@@ -48,11 +48,12 @@ __all__ = ["BOARDS", "Board", "board_core_params", "fit_check", "build", "main"]
 
 def build(board, art, *, out, core_params=None, baud=DEFAULT_BAUD, clock=None, run_tools=True,
           event_capacity=None, image_capacity=None, force=False, seed=None, router=None,
-          log=print):
+          tmg_ripup=False, log=print):
     """Elaborate, write the build tree to ``out`` and (``run_tools``) run the toolchain.
 
-    ``seed``: nextpnr's placement seed, ``router``: its router ("router1", "router2")
-    (open-toolchain boards; None: nextpnr's default).
+    ``seed``: nextpnr's placement seed, ``router``: its router ("router1", "router2"),
+    ``tmg_ripup``: its timing-driven rip-up in the router (open-toolchain boards; None /
+    False: nextpnr's default).
 
     ``core_params``: BS4NNCore keyword arguments given by the user (on top of the board's
     defaults). Returns a dict: ``fits``, ``fit_lines``, ``core_params``, ``plan``, ``files``,
@@ -97,6 +98,8 @@ def build(board, art, *, out, core_params=None, baud=DEFAULT_BAUD, clock=None, r
         overrides["nextpnr_opts"] += f" --seed {seed}"
     if router is not None and board.family in ("ecp5", "ice40"):
         overrides["nextpnr_opts"] += f" --router {router}"
+    if tmg_ripup and board.family in ("ecp5", "ice40"):
+        overrides["nextpnr_opts"] += " --tmg-ripup"
     plan = platform.build(top, name=TOP, build_dir=str(out), do_build=False, **overrides)
     plan.extract(str(out))
     result["plan"] = plan
@@ -148,6 +151,9 @@ def main(argv=None):
     ap.add_argument("--router", choices=ROUTERS, default=None,
                     help="nextpnr router (ULX3S, iCEBreaker; default: nextpnr's own, router1); "
                          "router2 converges faster on congested designs")
+    ap.add_argument("--tmg-ripup", action="store_true",
+                    help="nextpnr's timing-driven rip-up in the router (ULX3S, iCEBreaker): "
+                         "slower routing, a higher Fmax")
     ap.add_argument("--json", type=Path, default=None, metavar="FILE",
                     help="also write the fit check, utilisation and Fmax as JSON")
     add_core_arguments(ap, debug_port=False, suppress=True)
@@ -164,7 +170,8 @@ def main(argv=None):
         raise UsageError(f"--board: unknown board {args.board!r} (known: {', '.join(BOARDS)}; "
                          f"--list-boards describes them)")
     board = BOARDS[args.board]
-    for flag, value in (("--seed", args.seed), ("--router", args.router)):
+    for flag, value in (("--seed", args.seed), ("--router", args.router),
+                        ("--tmg-ripup", args.tmg_ripup or None)):
         if value is not None and board.family not in ("ecp5", "ice40"):
             raise UsageError(f"{flag}: {board.name} is not built with nextpnr (only the ECP5 "
                              f"and iCE40 boards take nextpnr options)")
@@ -176,7 +183,7 @@ def main(argv=None):
     r = build(board, art, out=out, core_params=core_kwargs(args), baud=args.baud,
               clock=clock, run_tools=not args.no_tools, event_capacity=args.event_capacity,
               image_capacity=args.image_capacity, force=args.force, seed=args.seed,
-              router=args.router)
+              router=args.router, tmg_ripup=args.tmg_ripup)
     if not r["fits"] and not args.force:
         print(f"{board.name}: network {'-'.join(map(str, art.widths))} does not fit the "
               f"{board.device}; nothing built")
