@@ -42,6 +42,7 @@ from .reports import utilisation_table
 from .toolchain import TOP, run_open_toolchain, tool_env, yosys_xc7_estimate
 
 ROUTERS = ("router1", "router2")
+NEXTPNR_FAMILIES = ("ecp5", "ice40")      # the boards nextpnr places and routes
 
 __all__ = ["BOARDS", "Board", "board_core_params", "fit_check", "build", "main"]
 
@@ -87,19 +88,20 @@ def build(board, art, *, out, core_params=None, baud=DEFAULT_BAUD, clock=None, r
         top = ECP5PLLTop(top, clock)
     log(f"elaborating and writing the {board.title} build tree to {out}/ ...")
     overrides = {}
-    if board.family in ("ecp5", "ice40"):
+    if board.family in NEXTPNR_FAMILIES:
         # report Fmax and keep the bitstream even when timing fails (the summary says FAIL)
-        overrides["nextpnr_opts"] = "--timing-allow-fail"
-    if board.family == "ecp5" and clock:
-        # the PLL output's net name does not survive flattening reliably (a constraint on it
-        # was ignored), so give nextpnr the target for every unconstrained clock instead
-        overrides["nextpnr_opts"] += f" --freq {clock / 1e6:g}"
-    if seed is not None and board.family in ("ecp5", "ice40"):
-        overrides["nextpnr_opts"] += f" --seed {seed}"
-    if router is not None and board.family in ("ecp5", "ice40"):
-        overrides["nextpnr_opts"] += f" --router {router}"
-    if tmg_ripup and board.family in ("ecp5", "ice40"):
-        overrides["nextpnr_opts"] += " --tmg-ripup"
+        opts = ["--timing-allow-fail"]
+        if board.family == "ecp5" and clock:
+            # the PLL output's net name does not survive flattening reliably (a constraint on
+            # it was ignored), so give nextpnr the target for every unconstrained clock instead
+            opts.append(f"--freq {clock / 1e6:g}")
+        if seed is not None:
+            opts.append(f"--seed {seed}")
+        if router is not None:
+            opts.append(f"--router {router}")
+        if tmg_ripup:
+            opts.append("--tmg-ripup")
+        overrides["nextpnr_opts"] = " ".join(opts)
     plan = platform.build(top, name=TOP, build_dir=str(out), do_build=False, **overrides)
     plan.extract(str(out))
     result["plan"] = plan
@@ -172,7 +174,7 @@ def main(argv=None):
     board = BOARDS[args.board]
     for flag, value in (("--seed", args.seed), ("--router", args.router),
                         ("--tmg-ripup", args.tmg_ripup or None)):
-        if value is not None and board.family not in ("ecp5", "ice40"):
+        if value is not None and board.family not in NEXTPNR_FAMILIES:
             raise UsageError(f"{flag}: {board.name} is not built with nextpnr (only the ECP5 "
                              f"and iCE40 boards take nextpnr options)")
 

@@ -14,15 +14,16 @@ Event driven (docs/numerics.md, "Convolution", "Per-step compare"; docs/core.md,
   an event touched in step t are compared: every other neuron is unchanged and was below
   theta (or had fired) when it was last compared. Step 255 is never compared.
 
-An item and group goes through five cycles: *issue* (the item is taken or kept, its group
+An item and group goes through six cycles: *issue* (the item is taken or kept, its group
 and, for a close, the lowest dirty cell chosen; all registered), *address* (the banks' and
 the ROM's addresses from tables of constants, one addition each, registered), *memory* (the
-reads, addressed by flip-flops alone), *read* (the words land in registers) and *data* (the
-words updated or compared); the new words are written back from registers in the cycle
-after (*write*). The writes of the two items ahead come after this item's read, so they are
+reads, addressed by flip-flops alone), *read* (the words land in registers), *data* (the
+words updated or compared, the new words registered) and *write* (those registers written
+back). The writes of the two items ahead come after this item's read, so they are
 forwarded; writes three or more ahead are seen by the transparent reads, so back-to-back
-events on overlapping windows see each other's updates. A word that was never written in this image reads as ``theta - 1``, not
-fired (per-word flags in flip-flops, cleared in the one CLEAR cycle).
+events on overlapping windows see each other's updates. A word that was never written in
+this image reads as ``theta - 1``, not fired (per-word flags in flip-flops, cleared in the
+one CLEAR cycle).
 ``o`` carries the compare of each data cycle: the crossings, the fired flags before it (for
 pooling) and the cell. No multiplier or divider sits between a register and a memory
 address (docs/core.md, "The clock").
