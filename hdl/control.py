@@ -65,13 +65,16 @@ class Controller(wiring.Component):
         m = Module()
         ctl, vd, r = self.ctl, self.verdict, self.o_result.payload
         phase = Signal(Phase, init=Phase.CLEAR)     # CLEAR first: loads the counters after reset
+        # `phase == CLEAR` as a flip-flop of its own: the clear reaches every part of the core
+        # (the first layer's counters among them) from a register, not through a decoder.
+        clear = Signal(init=1)
         run, result = phase == Phase.RUN, phase == Phase.RESULT
         debug_r, cycles, res_sent, out_full, drained = (Signal(), Signal(32), Signal(), Signal(),
                                                         Signal())
         # `drained` lags the pipeline by one cycle so the OR over it stays off the stop path.
         finished = (self.decided & ~self.run_full) | drained
         m.d.comb += [ctl.phase.eq(phase), ctl.advance.eq(~self.pending),
-                     ctl.go.eq(ctl.advance & run), ctl.clear.eq(phase == Phase.CLEAR),
+                     ctl.go.eq(ctl.advance & run), ctl.clear.eq(clear),
                      ctl.accepting.eq((phase == Phase.IDLE) | run),
                      self.done.eq(result | (run & finished)),
                      # Not in the cycle the image finishes: the result may be taken in that
@@ -98,7 +101,8 @@ class Controller(wiring.Component):
             m.d.sync += [out_full.eq(0), res_sent.eq(1)]
         with m.If(result):
             with m.If((res_sent | taken) & self.input_over):
-                m.d.sync += phase.eq(Phase.CLEAR)
+                m.d.sync += [phase.eq(Phase.CLEAR), clear.eq(1)]
         with m.If(ctl.clear):
-            m.d.sync += [drained.eq(0), res_sent.eq(0), cycles.eq(0), phase.eq(Phase.IDLE)]
+            m.d.sync += [drained.eq(0), res_sent.eq(0), cycles.eq(0), phase.eq(Phase.IDLE),
+                         clear.eq(0)]
         return m

@@ -77,31 +77,33 @@ class Decision(wiring.Component):
         d_t = st.reg(i.time, "dec_time", i.time, reset=False)
         d_vals = [st.reg(self.shape, f"dec_v{k}", self.potentials[k], reset=False) for k in range(n)]
         out_time = [Signal(9, init=SILENT, name=f"out_time{k}") for k in range(n)]
-        decided, dec_step, dec_mask, single = Signal(), Signal(8), Signal(n), Signal()
-        snap = [Signal(self.shape, name=f"snap{k}") for k in range(n)]
-        # The last evaluation's potentials: V(255) once the image has drained (V = 0 before).
-        final = [Signal(self.shape, init=-self.theta, name=f"final{k}") for k in range(n)]
-        st.resets += [*out_time, decided, dec_mask, *final]
+        decided, dec_step, single = Signal(), Signal(8), Signal()
+        # The argmax's inputs, in registers of their own (no multiplexer on `decided` in the
+        # comparator path): the potentials of the deciding evaluation once an output has
+        # crossed, before that the last evaluation's (V(255) once the image has drained;
+        # V = 0 before), with the mask of the deciding step's crossings (all ones before).
+        am_in = [Signal(self.shape, init=-self.theta, name=f"am_in{k}") for k in range(n)]
+        am_mask = Signal(n, init=(1 << n) - 1)
+        st.resets += [*out_time, decided, *am_in, am_mask]
+        with m.If(ctl.go & d_v & ~decided):
+            m.d.sync += [am_in[k].eq(d_vals[k]) for k in range(n)]
         with m.If(ctl.go & d_v):
-            m.d.sync += [final[k].eq(d_vals[k]) for k in range(n)]
             # In early mode only the deciding step's spikes are output times (the core runs
             # on for the cycle it takes to stop; later crossings are not kept).
             for k in range(n):
                 with m.If(d_cross[k] & ~(decided & ~self.full)):
                     m.d.sync += out_time[k].eq(d_t + 1)
             with m.If(d_cross.any() & ~decided):
-                m.d.sync += [decided.eq(1), dec_step.eq(d_t), dec_mask.eq(d_cross),
-                             single.eq(one_hot(d_cross))]
-                m.d.sync += [snap[k].eq(d_vals[k]) for k in range(n)]
+                m.d.sync += [decided.eq(1), dec_step.eq(d_t),
+                             single.eq(one_hot(d_cross)), am_mask.eq(d_cross)]
         # The argmax's inputs are final from the first `done` cycle on; it needs `wait`
         # cycles, a single first spiker does not wait for it.
         wait = Signal(range(self.argmax_latency + 1), init=self.argmax_latency)
         st.resets.append(wait)
-        slow_label = argmax(m, [Mux(decided, snap[k], final[k]) for k in range(n)],
-                            [Mux(decided, dec_mask[k], 1) for k in range(n)])
+        slow_label = argmax(m, am_in, list(am_mask))
         fast_label = Signal(index_bits(n), name="winner")
         for k in range(n):
-            with m.If(dec_mask[k]):
+            with m.If(am_mask[k]):        # one bit set when it is read
                 m.d.comb += fast_label.eq(k)
         with m.If(self.done & (wait != 0)):
             m.d.sync += wait.eq(wait - 1)
