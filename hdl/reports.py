@@ -5,7 +5,8 @@ import json
 import re
 from pathlib import Path
 
-__all__ = ["XC7_CELLS", "yosys_cells", "xc7_utilisation", "utilisation_table", "nextpnr_report"]
+__all__ = ["XC7_CELLS", "yosys_cells", "xc7_utilisation", "utilisation_table", "nextpnr_report",
+           "critical_path"]
 
 
 def yosys_cells(stat_json):
@@ -77,3 +78,30 @@ def nextpnr_report(tim):
     for clk, f, verdict, target in fmax:
         last[clk] = (clk, float(f), verdict, float(target))   # the final report wins
     return util, list(last.values())
+
+
+_PATH_HEAD = re.compile(r"Critical path report for clock '([^']+)'")
+_PATH_NET = re.compile(r"Info:\s+routing\s+([\d.]+)\s+([\d.]+) Net (\S+) (\(\d+,\d+\)) -> (\(\d+,\d+\))")
+_PATH_SUM = re.compile(r"Info: ([\d.]+) ns logic, ([\d.]+) ns routing")
+
+
+def critical_path(tim) -> list[str]:
+    """The last clock-to-clock critical path of a nextpnr log, one line per routed net
+    (delay, net, from -> to tile) and a last line with the logic / routing split; [] when the
+    log has none."""
+    text = Path(tim).read_text(errors="replace")
+    heads = list(_PATH_HEAD.finditer(text))
+    if not heads:
+        return []
+    head = heads[-1]
+    block = text[head.start():]
+    block = block[:block.find("\n\n")] if "\n\n" in block else block
+    cells = re.findall(r"Info:\s+(?:clk-to-q|setup|source)\s+[\d.]+\s+[\d.]+ Source (\S+)", block)
+    lines = [f"critical path ({head.group(1)})"
+             + (f": {cells[0]} -> {cells[-1]}" if len(cells) >= 2 else ":")]
+    for delay, _, net, a, b in _PATH_NET.findall(block):
+        lines.append(f"  {float(delay):5.2f} ns  {net} {a} -> {b}")
+    summary = _PATH_SUM.search(block)
+    if summary:
+        lines.append(f"  {summary.group(1)} ns logic, {summary.group(2)} ns routing")
+    return lines

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .reports import nextpnr_report, xc7_utilisation, yosys_cells
+from .reports import critical_path, nextpnr_report, xc7_utilisation, yosys_cells
 
 __all__ = ["TOP", "tool_env", "yosys_xc7_estimate", "run_open_toolchain"]
 
@@ -70,6 +70,9 @@ def run_open_toolchain(out, board, log=print):
     log(f"  ... {time.time() - t1:.0f} s, exit {rc}")
     tim = out / f"{TOP}.tim"
     util, fmax = nextpnr_report(tim) if tim.exists() else (None, None)
+    if tim.exists():
+        for line in critical_path(tim):
+            log(line)
     if rc:
         tail = (out / "toolchain.log").read_text(errors="replace").splitlines()[-25:]
         raise SystemExit(f"toolchain failed (exit {rc}); see {out}/toolchain.log:\n" + "\n".join(tail))

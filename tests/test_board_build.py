@@ -104,6 +104,34 @@ def test_nextpnr_report_parser(tmp_path):
     assert fmax == [("$glbnet$clk", 101.2, "PASS", 100.0)]
 
 
+def test_critical_path_parser(tmp_path):
+    """The last clock-to-clock path of a nextpnr log, net by net (the cross-domain ones and
+    earlier reports are not it)."""
+    log = tmp_path / "x.tim"
+    path = ("Info: Critical path report for clock '$glbnet$clk' (posedge -> posedge):\n"
+            "Info:       type curr  total name\n"
+            "Info:   clk-to-q  0.52  0.52 Source top.core.a_FF.Q\n"
+            "Info:    routing  {d}  3.59 Net top.core.a (10,16) -> (5,55)\n"
+            "Info:                          Sink top.core.b_LUT4.C\n"
+            "Info:      logic  0.24  3.83 Source top.core.b_LUT4.F\n"
+            "Info:    routing  2.97  6.80 Net top.core.b (5,55) -> (8,25)\n"
+            "Info:                          Sink top.core.c_FF.CE\n"
+            "Info:      setup  0.00  6.80 Source top.core.c_FF.CE\n"
+            "Info: 0.76 ns logic, {r} ns routing\n\n")
+    log.write_text(path.format(d="9.99", r="12.96")
+                   + "Info: Critical path report for cross-domain path '<async>' -> 'x':\n\n"
+                   + path.format(d="3.07", r="6.04")
+                   + "Info: Critical path report for cross-domain path '<async>' -> 'y':\n"
+                   "Info:    routing  1.51  1.51 Net top.link.rx (0,89) -> (6,88)\n\n")
+    assert reports.critical_path(log) == [
+        "critical path ($glbnet$clk): top.core.a_FF.Q -> top.core.c_FF.CE",
+        "   3.07 ns  top.core.a (10,16) -> (5,55)",
+        "   2.97 ns  top.core.b (5,55) -> (8,25)",
+        "  0.76 ns logic, 6.04 ns routing"]
+    (tmp_path / "none.tim").write_text("Info: Max frequency for clock 'clk': 1.00 MHz\n")
+    assert reports.critical_path(tmp_path / "none.tim") == []
+
+
 def test_xc7_cell_counts():
     cells = {"LUT6": 10, "INV": 2, "RAM64X1D": 3, "FDRE": 7, "FDSE": 1, "RAMB36E1": 2,
              "RAMB18E1": 3, "DSP48E1": 4, "CARRY4": 5, "MUXF7": 6, "MUXF8": 1, "BUFG": 1}
