@@ -30,7 +30,7 @@ from .dense_layer import DenseLayer
 from .front_end import FrontEnd
 from .input_layer import InputLayer
 from .network import CoreNetwork, event_layout, result_layout, spike_layout
-from .pipeline import Phase
+from .pipeline import Phase, reset_less_domain
 from .spike_reporter import SpikeReporter
 from .trees import any_of
 from .weight_loader import WeightLoader, load_layout
@@ -188,10 +188,14 @@ class BS4NNCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fe, dec, ctrl, layers = self.front_end, self.decision, self.controller, self.layers
-        m.submodules.front_end = fe
+        # Only the controller (and the weight loader) see the domain's reset: a reset puts the
+        # controller in its CLEAR cycle, and that clears every other part (docs/core.md,
+        # "The clock"), so no reset net OR'd with the clear reaches their flip-flops.
+        quiet = reset_less_domain(m)
+        m.submodules.front_end = quiet(fe)
         for l, layer in enumerate(layers):
-            m.submodules[f"layer{l}"] = layer
-        m.submodules.decision, m.submodules.controller = dec, ctrl
+            m.submodules[f"layer{l}"] = quiet(layer)
+        m.submodules.decision, m.submodules.controller = quiet(dec), ctrl
         parts = [fe, *layers, dec] + ([self.reporter] if self.reporter else [])
         connect(m, ctrl.ctl, *[p.ctl for p in parts])
         if self.loader:
@@ -204,7 +208,8 @@ class BS4NNCore(wiring.Component):
         connect_decision(m, self, fe, layers[-1], dec, ctrl,
                          [b for p in [*layers, dec] for b in p.busy])
         if self.reporter:
-            m.submodules.reporter = rep = self.reporter
+            rep = self.reporter
+            m.submodules.reporter = quiet(rep)
             for l, layer in enumerate(layers):
                 connect(m, layer.o, getattr(rep, f"layer{l}"))
             m.d.comb += [rep.capture.eq(ctrl.capture), ctrl.pending.eq(rep.pending)]

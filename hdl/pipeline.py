@@ -11,7 +11,7 @@ from amaranth import *
 from amaranth.lib import enum, wiring
 from amaranth.lib.wiring import Out
 
-__all__ = ["Phase", "CONTROL", "layer_out", "Stages"]
+__all__ = ["Phase", "CONTROL", "layer_out", "Stages", "reset_less_domain"]
 
 
 class Phase(enum.Enum, shape=2):
@@ -70,3 +70,12 @@ class Stages:
         """Back to the power-on values when ``when`` (call last: it overrides)."""
         with self.m.If(when):
             self.m.d.sync += [r.eq(r.init) for r in self.resets]
+
+
+def reset_less_domain(m: Module, name: str = "quiet"):
+    """A local domain on ``sync``'s clock without its reset; returns the renamer that puts
+    a part in it. For the parts whose every register the CLEAR cycle restores (the
+    controller, which stays in ``sync``, enters CLEAR on reset)."""
+    m.domains += ClockDomain(name, reset_less=True, local=True)
+    m.d.comb += ClockSignal(name).eq(ClockSignal("sync"))
+    return DomainRenamer(name)
