@@ -68,9 +68,11 @@ class ImagePlayer(wiring.Component):
         })
 
     # Reads in flight plus events queued: a read issued in cycle n reaches the core in
-    # n + 4 (memory, register, FIFO write, FIFO output register), so five keep one event
-    # per cycle going (tests/test_image_player.py).
-    PREFETCH = 5
+    # n + 4 (memory, register, FIFO write, FIFO output register). Whether there is room is
+    # decided a cycle ahead, from a register (the count and its compare stay off the path to
+    # the block RAM's read enable), so it reserves room for that cycle's read too: seven keep
+    # one event per cycle going (tests/test_image_player.py).
+    PREFETCH = 7
 
     def elaborate(self, platform):
         m = Module()
@@ -98,7 +100,9 @@ class ImagePlayer(wiring.Component):
                      self.o_event.valid.eq(queue.r_rdy), self.o_event.payload.eq(queue.r_data),
                      queue.r_en.eq(self.o_event.ready),
                      self.results.addr.eq(n_results), self.results.data.eq(self.i_result.payload)]
-        room = queue.level + read + landed < self.PREFETCH
+        # room in cycle n: occupancy(n-1) + issue(n-1) < PREFETCH - 1, which bounds occupancy(n)
+        room = Signal()
+        m.d.sync += room.eq(queue.level + read + landed + issue < self.PREFETCH - 1)
         fire = self.o_event.valid & self.o_event.ready
         with m.If(counting):
             m.d.sync += cycles.eq(cycles + 1)
