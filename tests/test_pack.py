@@ -144,7 +144,8 @@ def test_export_is_byte_identical(tmp_path, data_dir):
             assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-@pytest.mark.parametrize("name", ["mnist-784-600-10.npz", "fashion-784-600-10.npz"])
+@pytest.mark.parametrize("name", ["mnist-784-600-10.npz", "fashion-784-600-10.npz",
+                                  "fashion-early-late-784-600-10.npz"])
 def test_pretrained_networks_are_packed(name):
     path = ROOT / "pretrained" / name
     assert path.stat().st_size < 100_000
