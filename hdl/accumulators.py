@@ -188,9 +188,7 @@ class Accumulators(wiring.Component):
     def _registers(self, m, data, add):
         first = self.dsp_neurons
         for j in range(first, self.n):
-            # No domain reset: `clear` loads them (the core's CLEAR cycle follows a reset),
-            # so the reset net does not reach the counters' flip-flops.
-            acc = Signal(self.shape, init=self.init, name=f"acc{j}", reset_less=True)
+            acc = Signal(self.shape, init=self.init, name=f"acc{j}")
             with m.If(self.clear):
                 m.d.sync += acc.eq(self.clear_value)
             with m.Elif(self.en & self._any(add)):

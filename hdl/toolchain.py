@@ -69,8 +69,9 @@ def run_open_toolchain(out, board, log=print):
                             stderr=subprocess.STDOUT).returncode
     log(f"  ... {time.time() - t1:.0f} s, exit {rc}")
     tim = out / f"{TOP}.tim"
-    util, fmax = nextpnr_report(tim) if tim.exists() else (None, None)
+    util, fmax = None, None
     if tim.exists():
+        util, fmax = nextpnr_report(tim)
         for line in critical_path(tim):
             log(line)
     if rc:
